@@ -1,0 +1,3 @@
+from cmectl.cli.main import main
+
+main()

@@ -1,0 +1,73 @@
+"""Reading and checking inventories before any host is touched.
+
+Uses Ansible's own inventory parser, so whatever ``ansible-playbook`` accepts (YAML, INI,
+directories, scripts) cmectl accepts too, but strictly: a file that no plugin can parse is an
+error here, not a warning and an empty host list.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cmectl.errors import InventoryError, NoHostsError
+
+
+@dataclass(frozen=True)
+class Target:
+    inventory: Path
+    limit: str | None
+    hosts: tuple[str, ...]
+    windows: tuple[str, ...]  # hosts reached over WinRM
+
+
+def _strict_ansible_env() -> None:
+    # Read by ansible's config when it is first imported; only affects this process.
+    os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
+    os.environ.setdefault("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
+    os.environ.setdefault("ANSIBLE_INVENTORY_ENABLED", "host_list,script,auto,yaml,ini,toml")
+    os.environ.setdefault("ANSIBLE_LOCALHOST_WARNING", "False")
+
+
+def resolve_targets(inventory: str, limit: str | None) -> Target:
+    path = Path(inventory).expanduser()
+    if not path.exists():
+        raise InventoryError(f"inventory {inventory} does not exist",
+                             "give the path of an inventory file or directory with -i")
+    if path.is_file() and not os.access(path, os.R_OK):
+        raise InventoryError(f"inventory {inventory} is not readable",
+                             "check the file's permissions")
+    _strict_ansible_env()
+    from ansible.errors import AnsibleError
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.vars.manager import VariableManager
+
+    loader = DataLoader()
+    try:
+        manager = InventoryManager(loader=loader, sources=[str(path.resolve())])
+    except AnsibleError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InventoryError(f"inventory {inventory} is malformed: {first}",
+                             "fix its syntax (ansible-inventory -i FILE --list shows the error)"
+                             ) from None
+    everything = manager.get_hosts("all")
+    if not everything:
+        raise NoHostsError(f"inventory {inventory} has no hosts",
+                           "add hosts to it, or point -i at the right file")
+    if limit:
+        manager.subset(limit)
+    hosts = manager.get_hosts("all")
+    if not hosts:
+        raise NoHostsError(
+            f"--limit {limit!r} matches no host in {inventory}",
+            "see the hosts with 'ansible-inventory -i INVENTORY --graph'",
+        )
+    variables = VariableManager(loader=loader, inventory=manager)
+    windows = []
+    for host in hosts:
+        hv = variables.get_vars(host=host, include_hostvars=False)
+        if str(hv.get("ansible_connection", "")) in ("winrm", "psrp"):
+            windows.append(host.name)
+    return Target(path.resolve(), limit, tuple(h.name for h in hosts), tuple(windows))

@@ -1,0 +1,1 @@
+"""Local lab fleets: Debian containers with systemd and sshd, reached over SSH on loopback."""

@@ -1,0 +1,304 @@
+"""The record store: every run kept as the fulfilment of a service request.
+
+SQLite in WAL mode under ``$CMECTL_HOME/cmectl.db``. Schema changes are numbered migrations
+applied in order and tracked with ``PRAGMA user_version``; a store is never rewritten, only
+migrated forward, so nothing already recorded is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cmectl.errors import EnvironmentProblem, NotFoundError
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: requests, runs and per-host results
+    """
+    CREATE TABLE requests (
+        id           TEXT PRIMARY KEY,
+        requester    TEXT,
+        title        TEXT,
+        created_at   TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id           TEXT PRIMARY KEY,
+        request_id   TEXT NOT NULL REFERENCES requests(id),
+        action       TEXT NOT NULL,
+        packages     TEXT NOT NULL,
+        inventory    TEXT NOT NULL,
+        limit_expr   TEXT,
+        check_mode   INTEGER NOT NULL DEFAULT 0,
+        options      TEXT NOT NULL DEFAULT '{}',
+        extra_vars   TEXT NOT NULL DEFAULT '{}',
+        operator     TEXT,
+        controller   TEXT,
+        pid          INTEGER,
+        started_at   TEXT NOT NULL,
+        ended_at     TEXT,
+        status       TEXT NOT NULL,
+        exit_code    INTEGER,
+        message      TEXT,
+        log_path     TEXT
+    );
+    CREATE INDEX runs_request ON runs(request_id);
+    CREATE INDEX runs_started ON runs(started_at);
+    CREATE TABLE host_results (
+        run_id       TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        host         TEXT NOT NULL,
+        status       TEXT NOT NULL,
+        ok           INTEGER NOT NULL DEFAULT 0,
+        changed      INTEGER NOT NULL DEFAULT 0,
+        failed       INTEGER NOT NULL DEFAULT 0,
+        unreachable  INTEGER NOT NULL DEFAULT 0,
+        skipped      INTEGER NOT NULL DEFAULT 0,
+        failed_task  TEXT,
+        message      TEXT,
+        started_at   TEXT,
+        ended_at     TEXT,
+        installed    TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (run_id, host)
+    );
+    """,
+)
+
+RUN_STATUSES = ("running", "ok", "failed", "unreachable", "interrupted", "error", "lost")
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def new_request_id() -> str:
+    return "SR-" + datetime.now(UTC).strftime("%Y%m%d-") + secrets.token_hex(3).upper()
+
+
+@dataclass
+class HostResult:
+    host: str
+    status: str  # ok | changed | failed | unreachable | skipped | aborted
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+    failed_task: str | None = None
+    message: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    installed: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float | None:
+        return _seconds(self.started_at, self.ended_at)
+
+
+@dataclass
+class Run:
+    id: str
+    request_id: str
+    action: str
+    packages: list[str]
+    inventory: str
+    started_at: str
+    status: str
+    limit_expr: str | None = None
+    check_mode: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    operator: str | None = None
+    controller: str | None = None
+    pid: int | None = None
+    ended_at: str | None = None
+    exit_code: int | None = None
+    message: str | None = None
+    log_path: str | None = None
+    requester: str | None = None
+    hosts: list[HostResult] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float | None:
+        return _seconds(self.started_at, self.ended_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["duration_s"] = self.duration_s
+        for h, host in zip(data["hosts"], self.hosts, strict=True):
+            h["duration_s"] = host.duration_s
+        return data
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 1)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RecordStore:
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise EnvironmentProblem(f"cannot open the record store {path}: {exc}",
+                                     "check CMECTL_HOME and its permissions") from None
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise EnvironmentProblem(
+                f"the record store {self.path} is schema {version}, newer than this cmectl "
+                f"understands ({len(MIGRATIONS)})",
+                "upgrade cmectl; the store is left untouched",
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self._tx() as db:
+                for statement in filter(str.strip, script.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def start_run(self, run: Run) -> None:
+        """Record a run as started, creating its service request if it is new."""
+        run.controller = run.controller or socket.gethostname()
+        run.pid = run.pid or os.getpid()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO requests (id, requester, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET requester = COALESCE(requests.requester, "
+                "excluded.requester)",
+                (run.request_id, run.requester, run.started_at),
+            )
+            db.execute(
+                "INSERT INTO runs (id, request_id, action, packages, inventory, limit_expr, "
+                "check_mode, options, extra_vars, operator, controller, pid, started_at, status, "
+                "log_path) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run.id, run.request_id, run.action, json.dumps(run.packages), run.inventory,
+                 run.limit_expr, int(run.check_mode), json.dumps(run.options),
+                 json.dumps(run.extra_vars), run.operator, run.controller, run.pid,
+                 run.started_at, run.status, run.log_path),
+            )
+
+    def finish_run(self, run: Run) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET ended_at=?, status=?, exit_code=?, message=?, log_path=? "
+                "WHERE id=?",
+                (run.ended_at, run.status, run.exit_code, run.message, run.log_path, run.id),
+            )
+            db.execute("DELETE FROM host_results WHERE run_id=?", (run.id,))
+            db.executemany(
+                "INSERT INTO host_results (run_id, host, status, ok, changed, failed, "
+                "unreachable, skipped, failed_task, message, started_at, ended_at, installed) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(run.id, h.host, h.status, h.ok, h.changed, h.failed, h.unreachable, h.skipped,
+                  h.failed_task, h.message, h.started_at, h.ended_at, json.dumps(h.installed))
+                 for h in run.hosts],
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _run_from_row(self, row: sqlite3.Row, hosts: list[HostResult]) -> Run:
+        status = row["status"]
+        if status == "running" and row["controller"] == socket.gethostname() and \
+                not _pid_alive(row["pid"]):
+            status = "lost"  # the process that ran it died without recording an end
+        return Run(
+            id=row["id"], request_id=row["request_id"], action=row["action"],
+            packages=json.loads(row["packages"]), inventory=row["inventory"],
+            limit_expr=row["limit_expr"], check_mode=bool(row["check_mode"]),
+            options=json.loads(row["options"]), extra_vars=json.loads(row["extra_vars"]),
+            operator=row["operator"], controller=row["controller"], pid=row["pid"],
+            started_at=row["started_at"], ended_at=row["ended_at"], status=status,
+            exit_code=row["exit_code"], message=row["message"], log_path=row["log_path"],
+            requester=row["requester"], hosts=hosts,
+        )
+
+    def _hosts(self, run_id: str) -> list[HostResult]:
+        rows = self.db.execute(
+            "SELECT * FROM host_results WHERE run_id=? ORDER BY host", (run_id,)).fetchall()
+        return [HostResult(
+            host=r["host"], status=r["status"], ok=r["ok"], changed=r["changed"],
+            failed=r["failed"], unreachable=r["unreachable"], skipped=r["skipped"],
+            failed_task=r["failed_task"], message=r["message"], started_at=r["started_at"],
+            ended_at=r["ended_at"], installed=json.loads(r["installed"])) for r in rows]
+
+    _SELECT = ("SELECT runs.*, requests.requester AS requester FROM runs "
+               "JOIN requests ON requests.id = runs.request_id")
+
+    def list_runs(self, limit: int = 50, request_id: str | None = None) -> list[Run]:
+        where, args = ("WHERE runs.request_id = ?", [request_id]) if request_id else ("", [])
+        rows = self.db.execute(
+            f"{self._SELECT} {where} ORDER BY runs.started_at DESC, runs.id DESC LIMIT ?",
+            [*args, limit]).fetchall()
+        return [self._run_from_row(r, self._hosts(r["id"])) for r in rows]
+
+    def get_run(self, ref: str) -> Run:
+        """A run by id, unique id prefix, or ``last``."""
+        if ref == "last":
+            rows = self.db.execute(
+                f"{self._SELECT} ORDER BY runs.started_at DESC, runs.id DESC LIMIT 1").fetchall()
+        else:
+            rows = self.db.execute(
+                f"{self._SELECT} WHERE runs.id = ? OR runs.id LIKE ? ORDER BY runs.id LIMIT 2",
+                (ref, ref.replace("%", "") + "%")).fetchall()
+            exact = [r for r in rows if r["id"] == ref]
+            rows = exact or rows
+            if len(rows) > 1:
+                raise NotFoundError(f"run {ref!r} is ambiguous", "give more of the run id")
+        if not rows:
+            raise NotFoundError(f"no run {ref!r} in the record store",
+                                "see 'cmectl runs list' for run ids")
+        return self._run_from_row(rows[0], self._hosts(rows[0]["id"]))
+
+
+def open_store(home: Path) -> RecordStore:
+    return RecordStore(home / "cmectl.db")

@@ -1,0 +1,168 @@
+"""The one module that uses ansible-runner.
+
+It runs ``playbooks/apply.yml`` for a :class:`Plan`, feeds every job event through the
+:class:`~cmectl.events.EventReducer` (and on to a progress callback), honours Ctrl-C by
+cancelling the run cleanly, rotates old artifact folders, and keeps secrets out of the
+artifacts: extra variables go to ansible-playbook through a private temporary file that is
+deleted when the run ends, never through ansible-runner's ``env/extravars``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cmectl.config import project_root
+from cmectl.events import EventReducer, HostUpdate
+from cmectl.records import HostResult
+
+
+@dataclass
+class Plan:
+    run_id: str
+    roles: list[str]
+    entry: str  # role entry point: main | verify
+    inventory: Path
+    hosts: tuple[str, ...]
+    limit: str | None = None
+    extravars: dict[str, Any] = field(default_factory=dict)
+    check: bool = False
+    diff: bool = False
+    forks: int = 10
+    serial: list[int | str] | None = None
+    max_fail: int | None = None
+    skip_unreachable: bool = False
+    transport: str = "ssh"
+    connect_timeout: int = 15
+    keep_artifacts: int = 50
+
+
+@dataclass
+class Outcome:
+    status: str  # successful | failed | canceled | timeout | error
+    rc: int | None
+    hosts: list[HostResult]
+    interrupted: bool
+    gate_closed: bool
+    artifacts: Path | None
+    stdout_tail: str = ""
+
+
+def _playbook_vars(plan: Plan) -> dict[str, Any]:
+    data = dict(plan.extravars)
+    data.update(
+        cmectl_run_id=plan.run_id,
+        cmectl_roles=plan.roles,
+        cmectl_entry=plan.entry,
+        cmectl_skip_unreachable=plan.skip_unreachable,
+    )
+    if plan.serial:
+        data["cmectl_serial"] = plan.serial
+    if plan.max_fail is not None:
+        data["cmectl_max_fail"] = plan.max_fail
+    return data
+
+
+def _cmdline(plan: Plan, varsfile: Path) -> str:
+    parts = ["-e", f"@{varsfile}"]
+    if plan.check:
+        parts.append("--check")
+    if plan.diff:
+        parts.append("--diff")
+    if plan.transport == "paramiko":
+        parts += ["-c", "paramiko"]
+    return " ".join(parts)
+
+
+def _envvars(plan: Plan) -> dict[str, str]:
+    root = project_root()
+    bindir = str(Path(sys.executable).parent)
+    return {
+        "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
+        "ANSIBLE_TIMEOUT": str(plan.connect_timeout),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
+    }
+
+
+def _rotate(artifacts: Path, keep: int) -> None:
+    runs = sorted((p for p in artifacts.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in runs[:-keep] if keep > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run(plan: Plan, home: Path, on_update: Callable[[HostUpdate], None] | None = None
+        ) -> Outcome:
+    """Run the plan; block until it ends or is interrupted (Ctrl-C)."""
+    import ansible_runner  # heavy: imported only when a run happens
+
+    private = home / "runner"
+    artifacts = private / "artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    reducer = EventReducer(plan.hosts)
+    cancel = threading.Event()
+
+    def handle(event: dict[str, Any]) -> bool:
+        update = reducer.feed(event)
+        if update and on_update:
+            on_update(update)
+        return True
+
+    def on_sigint(signum, frame):
+        cancel.set()
+
+    secret_dir = Path(tempfile.mkdtemp(prefix="cmectl-vars-"))
+    varsfile = secret_dir / "vars.json"
+    fd = os.open(varsfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(_playbook_vars(plan), fh)
+
+    previous = signal.signal(signal.SIGINT, on_sigint) \
+        if threading.current_thread() is threading.main_thread() else None
+    try:
+        result = ansible_runner.run(
+            private_data_dir=str(private),
+            ident=plan.run_id,
+            playbook=str(project_root() / "playbooks" / "apply.yml"),
+            inventory=str(plan.inventory),
+            limit=plan.limit,
+            forks=plan.forks,
+            cmdline=_cmdline(plan, varsfile),
+            envvars=_envvars(plan),
+            event_handler=handle,
+            cancel_callback=cancel.is_set,
+            quiet=True,
+            rotate_artifacts=0,
+            settings={"suppress_ansible_output": True, "job_timeout": 0},
+        )
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        shutil.rmtree(secret_dir, ignore_errors=True)
+        _rotate(artifacts, plan.keep_artifacts)
+
+    run_dir = artifacts / plan.run_id
+    tail = ""
+    stdout = run_dir / "stdout"
+    if stdout.is_file():
+        tail = "\n".join(stdout.read_text(errors="replace").strip().splitlines()[-15:])
+    return Outcome(
+        status=result.status,
+        rc=result.rc,
+        hosts=reducer.results(),
+        interrupted=cancel.is_set() or result.status == "canceled",
+        gate_closed=reducer.gate_closed,
+        artifacts=run_dir if run_dir.exists() else None,
+        stdout_tail=tail,
+    )
