@@ -130,17 +130,21 @@ class EventReducer:
         return HostUpdate(host.name, host.state, host.task, host.changed,
                           host.failed_task, host.message)
 
-    def results(self) -> list[HostResult]:
+    def results(self, interrupted: bool = False) -> list[HostResult]:
         out = []
         for host in self._hosts.values():
             counts = self.stats.get(host.name, {})
             if host.unreachable or counts.get("dark"):
                 status = "unreachable"
+            elif interrupted and host.state in (PENDING, RUNNING):
+                status = "interrupted"
+                host.message = f"interrupted during: {host.task}" if host.task else \
+                    "interrupted before it started"
+            elif self.gate_closed and not host.applied:
+                status = "aborted"  # stopped by the preflight gate before anything ran
+                host.message = host.message or f"not touched: {self.gate_message}"
             elif host.state == FAILED or counts.get("failures"):
                 status = "failed"
-            elif self.gate_closed and not host.applied:
-                status = "aborted"
-                host.message = host.message or f"not touched: {self.gate_message}"
             elif not host.applied:
                 status = "not_run"
                 host.message = host.message or "not reached: the rollout stopped before its batch"
@@ -151,7 +155,8 @@ class EventReducer:
             out.append(HostResult(
                 host=host.name, status=status, ok=counts.get("ok", 0),
                 changed=counts.get("changed", host.changed),
-                failed=counts.get("failures", int(host.state == FAILED)),
+                failed=0 if status == "aborted" else counts.get("failures",
+                                                                 int(host.state == FAILED)),
                 unreachable=counts.get("dark", int(host.unreachable)),
                 skipped=counts.get("skipped", 0), failed_task=host.failed_task,
                 message=host.message, started_at=host.started_at, ended_at=host.ended_at,

@@ -84,7 +84,8 @@ def _summary(run: Run, stdout_tail: str) -> tuple[str, str | None]:
     if not hosts or all(h.status == "not_run" for h in hosts):
         last = stdout_tail.strip().splitlines()[-1:] or ["no output"]
         return "error", f"ansible-playbook failed before any host: {last[0]}"
-    return "ok", (f"{count['changed']} changed, {count['ok']} unchanged, of {len(hosts)} hosts")
+    verb = "would change" if run.check_mode else "changed"
+    return "ok", f"{count['changed']} {verb}, {count['ok']} unchanged, of {len(hosts)} hosts"
 
 
 def apply(req: ApplyRequest, settings: Settings, home: Path,

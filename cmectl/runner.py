@@ -9,6 +9,7 @@ deleted when the run ends, never through ansible-runner's ``env/extravars``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +98,70 @@ def _envvars(plan: Plan) -> dict[str, str]:
     }
 
 
+# Environment variables worth keeping in the run's ``command`` artifact. ansible-runner records
+# the whole environment there, and an engineer's shell may hold credentials.
+SAFE_ENV = ("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "SHELL", "PWD", "TERM", "VIRTUAL_ENV")
+
+
+def _scrub_command(path: Path, ours: dict[str, str]) -> None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    env = data.get("env") or {}
+    data["env"] = {k: v for k, v in env.items()
+                   if k in ours or k in SAFE_ENV or k.startswith("ANSIBLE_")}
+    path.write_text(json.dumps(data))
+
+
+GRACE_SECONDS = 10  # after Ctrl-C, how long ansible may take to stop its workers itself
+
+
+def _processes_with(marker: str) -> list[tuple[int, int]]:
+    """(pid, parent pid) of processes whose command line contains ``marker``."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                stat = (proc / "stat").read_text()
+                found.append((int(proc.name), int(stat.rsplit(")", 1)[1].split()[1])))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+class _Canceller:
+    """Stop a run cleanly on Ctrl-C.
+
+    ansible-playbook runs its workers in sessions of their own, so killing its process group
+    (what ansible-runner does on cancel) leaves workers behind that go on changing hosts.
+    Instead: interrupt ansible-playbook itself, which stops its workers, and only if it has
+    not ended after a grace period let ansible-runner kill it; then sweep any leftovers.
+    """
+
+    def __init__(self, marker: str):
+        self.marker = marker
+        self.requested = threading.Event()
+        self.deadline: float | None = None
+
+    def __call__(self) -> bool:
+        if not self.requested.is_set():
+            return False
+        if self.deadline is None:
+            self.deadline = time.monotonic() + GRACE_SECONDS
+            me = os.getpid()
+            for pid, parent in _processes_with(self.marker):
+                if parent == me:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGINT)
+        return time.monotonic() > self.deadline
+
+    def sweep(self) -> None:
+        for pid, _ in _processes_with(self.marker):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _rotate(artifacts: Path, keep: int) -> None:
     runs = sorted((p for p in artifacts.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
     for old in runs[:-keep] if keep > 0 else []:
@@ -107,11 +173,9 @@ def run(plan: Plan, home: Path, on_update: Callable[[HostUpdate], None] | None =
     """Run the plan; block until it ends or is interrupted (Ctrl-C)."""
     import ansible_runner  # heavy: imported only when a run happens
 
-    private = home / "runner"
-    artifacts = private / "artifacts"
+    artifacts = home / "runner" / "artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
     reducer = EventReducer(plan.hosts)
-    cancel = threading.Event()
 
     def handle(event: dict[str, Any]) -> bool:
         update = reducer.feed(event)
@@ -119,11 +183,15 @@ def run(plan: Plan, home: Path, on_update: Callable[[HostUpdate], None] | None =
             on_update(update)
         return True
 
-    def on_sigint(signum, frame):
-        cancel.set()
-
-    secret_dir = Path(tempfile.mkdtemp(prefix="cmectl-vars-"))
+    # A private folder for this run only (0700): the variables file and ansible-runner's
+    # env/ inputs live here and are deleted when the run ends; artifacts go to home.
+    secret_dir = Path(tempfile.mkdtemp(prefix="cmectl-run-"))
     varsfile = secret_dir / "vars.json"
+    (secret_dir / "private").mkdir()
+    cancel = _Canceller(marker=str(varsfile))
+
+    def on_sigint(signum, frame):
+        cancel.requested.set()
     fd = os.open(varsfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(_playbook_vars(plan), fh)
@@ -132,7 +200,8 @@ def run(plan: Plan, home: Path, on_update: Callable[[HostUpdate], None] | None =
         if threading.current_thread() is threading.main_thread() else None
     try:
         result = ansible_runner.run(
-            private_data_dir=str(private),
+            private_data_dir=str(secret_dir / "private"),
+            artifact_dir=str(artifacts),
             ident=plan.run_id,
             playbook=str(project_root() / "playbooks" / "apply.yml"),
             inventory=str(plan.inventory),
@@ -141,15 +210,18 @@ def run(plan: Plan, home: Path, on_update: Callable[[HostUpdate], None] | None =
             cmdline=_cmdline(plan, varsfile),
             envvars=_envvars(plan),
             event_handler=handle,
-            cancel_callback=cancel.is_set,
+            cancel_callback=cancel,
             quiet=True,
             rotate_artifacts=0,
             settings={"suppress_ansible_output": True, "job_timeout": 0},
         )
     finally:
+        if cancel.requested.is_set():
+            cancel.sweep()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
         shutil.rmtree(secret_dir, ignore_errors=True)
+        _scrub_command(artifacts / plan.run_id / "command", _envvars(plan))
         _rotate(artifacts, plan.keep_artifacts)
 
     run_dir = artifacts / plan.run_id
@@ -157,11 +229,12 @@ def run(plan: Plan, home: Path, on_update: Callable[[HostUpdate], None] | None =
     stdout = run_dir / "stdout"
     if stdout.is_file():
         tail = "\n".join(stdout.read_text(errors="replace").strip().splitlines()[-15:])
+    interrupted = cancel.requested.is_set() or result.status == "canceled"
     return Outcome(
         status=result.status,
         rc=result.rc,
-        hosts=reducer.results(),
-        interrupted=cancel.is_set() or result.status == "canceled",
+        hosts=reducer.results(interrupted),
+        interrupted=interrupted,
         gate_closed=reducer.gate_closed,
         artifacts=run_dir if run_dir.exists() else None,
         stdout_tail=tail,

@@ -142,7 +142,7 @@ def catalog_entry(pkg, variables) -> None:
 def runs_table(runs) -> None:
     table = Table(show_edge=False, pad_edge=False)
     for col in ("run", "request", "action", "packages", "hosts", "status", "started", "took"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("run", "request", "started"))
     for r in runs:
         took = f"{r.duration_s:.0f}s" if r.duration_s is not None else "-"
         table.add_row(r.id, r.request_id, r.action + (" (check)" if r.check_mode else ""),
