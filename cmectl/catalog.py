@@ -92,7 +92,8 @@ class Catalogue:
             pkg = self.get(pid)
             if not pkg.available:
                 raise UnknownPackageError(
-                    f"package {pid!r} is catalogued but its role is not built yet (status: planned)",
+                    f"package {pid!r} is catalogued but its role is not built yet "
+                    "(status: planned)",
                     "see 'cmectl catalog list' for the packages that can be installed today",
                 )
             if verb not in pkg.verbs:

@@ -66,13 +66,16 @@ class Settings:
             raise AttributeError(name) from None
 
 
+KIND_NAMES = {int: "a whole number", str: "text"}
+
+
 def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
     try:
         value = setting.kind(raw)
     except (TypeError, ValueError):
         raise UsageError(
-            f"setting {setting.name}={raw!r} from {origin} is not a {setting.kind.__name__}",
-            f"set {setting.name} to a {setting.kind.__name__}",
+            f"setting {setting.name}={raw!r} from {origin} is not {KIND_NAMES[setting.kind]}",
+            f"set {setting.name} to {KIND_NAMES[setting.kind]}",
         ) from None
     if setting.choices and value not in setting.choices:
         raise UsageError(

@@ -7,7 +7,10 @@ error here, not a warning and an empty host list.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +33,19 @@ def _strict_ansible_env() -> None:
     os.environ.setdefault("ANSIBLE_LOCALHOST_WARNING", "False")
 
 
+FAILURE = re.compile(r"Failed to parse inventory with '(\w+)' plugin: (.+)")
+ORIGIN = re.compile(r"Origin: .*?:(\d+):(\d+)")
+
+
+def _parse_failure(warnings: str, path: Path) -> str:
+    """The most telling reason among ansible's per-plugin parse warnings."""
+    reasons = dict(FAILURE.findall(warnings))
+    preferred = "yaml" if path.suffix in (".yml", ".yaml") else "ini"
+    reason = reasons.get(preferred) or next(iter(reasons.values()), "no plugin could parse it")
+    origin = ORIGIN.search(warnings)
+    return reason.strip() + (f" (line {origin.group(1)})" if origin else "")
+
+
 def resolve_targets(inventory: str, limit: str | None) -> Target:
     path = Path(inventory).expanduser()
     if not path.exists():
@@ -45,20 +61,25 @@ def resolve_targets(inventory: str, limit: str | None) -> Target:
     from ansible.vars.manager import VariableManager
 
     loader = DataLoader()
+    chatter = io.StringIO()  # ansible's warnings: folded into our one-line error instead
     try:
-        manager = InventoryManager(loader=loader, sources=[str(path.resolve())])
+        with contextlib.redirect_stderr(chatter), contextlib.redirect_stdout(chatter):
+            manager = InventoryManager(loader=loader, sources=[str(path.resolve())])
     except AnsibleError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InventoryError(f"inventory {inventory} is malformed: {first}",
-                             "fix its syntax (ansible-inventory -i FILE --list shows the error)"
-                             ) from None
+        raise InventoryError(
+            f"inventory {inventory} is malformed: {_parse_failure(chatter.getvalue(), path)}"
+            if chatter.getvalue() else f"inventory {inventory} is malformed: {exc}",
+            "fix its syntax (ansible-inventory -i FILE --list shows the error)") from None
     everything = manager.get_hosts("all")
     if not everything:
         raise NoHostsError(f"inventory {inventory} has no hosts",
                            "add hosts to it, or point -i at the right file")
     if limit:
-        manager.subset(limit)
-    hosts = manager.get_hosts("all")
+        with contextlib.redirect_stderr(chatter), contextlib.redirect_stdout(chatter):
+            manager.subset(limit)
+            hosts = manager.get_hosts("all")
+    else:
+        hosts = everything
     if not hosts:
         raise NoHostsError(
             f"--limit {limit!r} matches no host in {inventory}",

@@ -129,7 +129,7 @@ def catalog_entry(pkg, variables) -> None:
         return
     table = Table(show_edge=False, pad_edge=False, title="variables", title_justify="left")
     for col in ("name", "type", "default", "description"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col == "name")
     for v in variables:
         default = "(secret)" if v.secret else json.dumps(v.default, ensure_ascii=False)
         kind = v.type + (f"[{v.elements}]" if v.elements else "")

@@ -111,7 +111,7 @@ def _relaxed(option: dict[str, Any]) -> dict[str, Any]:
     """An option spec for checking a supplied value: its type and choices, not defaults."""
     opt = {k: v for k, v in option.items() if k in ("type", "choices", "elements", "options",
                                                      "no_log", "aliases")}
-    if "options" in opt and opt["options"]:
+    if opt.get("options"):
         opt["options"] = {k: _keep_required(v) for k, v in opt["options"].items()}
     return opt
 
