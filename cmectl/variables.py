@@ -75,7 +75,10 @@ def check_vars(catalogue: Catalogue, packages: list[Package], raw: dict[str, Any
     claimed: set[str] = set()
     problems: list[str] = []
     for pkg in packages:
-        spec = argument_spec(catalogue.role_dir(pkg), entry_point)
+        # A variable valid for the role is valid for each of its entry points: an engineer
+        # passes the same -e to verify as to install.
+        spec = {**argument_spec(catalogue.role_dir(pkg), "main"),
+                **argument_spec(catalogue.role_dir(pkg), entry_point)}
         checked.secret_names |= {k for k, v in spec.items() if v.get("no_log")}
         prefix = f"{pkg.role}_"
         mine = {k: v for k, v in raw.items() if k in spec}
