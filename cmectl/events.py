@@ -42,6 +42,7 @@ class _Host:
     message: str | None = None
     unreachable: bool = False
     applied: bool = False  # reached the play that applies roles
+    contacted_at: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
     installed: dict[str, Any] = field(default_factory=dict)
@@ -91,11 +92,15 @@ class EventReducer:
             return None
         host = self._host(name)
         stamp = event.get("created")
-        host.started_at = host.started_at or stamp
         host.ended_at = stamp or host.ended_at
         task = (data.get("task") or "").strip()
-        if not (data.get("play") or "").startswith(PREFLIGHT_PLAY):
+        if (data.get("play") or "").startswith(PREFLIGHT_PLAY):
+            host.contacted_at = host.contacted_at or stamp
+        else:
+            # A host's time is counted from when its own batch starts work on it, not from
+            # the preflight that contacts every host at once.
             host.applied = True
+            host.started_at = host.started_at or stamp
         res = data.get("res") or {}
         if kind == "runner_on_start":
             if host.state == PENDING:
@@ -159,7 +164,8 @@ class EventReducer:
                                                                  int(host.state == FAILED)),
                 unreachable=counts.get("dark", int(host.unreachable)),
                 skipped=counts.get("skipped", 0), failed_task=host.failed_task,
-                message=host.message, started_at=host.started_at, ended_at=host.ended_at,
+                message=host.message, started_at=host.started_at or host.contacted_at,
+                ended_at=host.ended_at,
                 installed=host.installed,
             ))
         return sorted(out, key=lambda r: r.host)

@@ -81,7 +81,9 @@ def _cmdline(plan: Plan, varsfile: Path) -> str:
     if plan.diff:
         parts.append("--diff")
     if plan.transport == "paramiko":
-        parts += ["-c", "paramiko"]
+        # cmectl's own paramiko plugin (plugins/connection): strict host key checking against
+        # the known_hosts files the inventory names, and no interactive prompts.
+        parts += ["-c", "cmectl_paramiko"]
     return " ".join(parts)
 
 

@@ -90,6 +90,17 @@ def test_second_run_changes_nothing(lab):
     assert [(h["status"], h["changed"]) for h in run["hosts"]] == [("ok", 0)] * 3
 
 
+def test_paramiko_transport_reaches_the_same_hosts(lab):
+    result = lab.cmectl("install", "nginx", "-i", str(lab.inventory), *HTTPS,
+                        "--transport", "paramiko", "--request", "SR-E2E-PMK", "--json")
+    assert result.code == 0, result.stderr
+    run = result.json()
+    assert run["options"]["transport"] == "paramiko"
+    assert [(h["status"], h["changed"]) for h in run["hosts"]] == [("ok", 0)] * 3
+    artifacts = lab.home / "runner" / "artifacts" / run["id"] / "command"
+    assert "cmectl_paramiko" in artifacts.read_text()
+
+
 def test_both_runs_are_recorded_with_per_host_outcomes(lab):
     runs = lab.cmectl("runs", "list", "--request", "SR-E2E-1", "--json").json()
     assert len(runs) == 2
