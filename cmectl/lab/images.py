@@ -54,7 +54,7 @@ MASKED_UNITS = (
     "apt-daily-upgrade.timer", "e2scrub_reap.service",
 )
 
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -186,5 +186,8 @@ def _customise(rootfs: Path) -> None:
     (rootfs / "etc/machine-id").write_text("")
     shutil.rmtree(rootfs / "var/lib/apt/lists", ignore_errors=True)
     (rootfs / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+    # The package lists are empty: date them to the epoch, so that apt's cache-age check
+    # (ansible's cache_valid_time) refreshes them on first use, as on any stale server.
+    os.utime(rootfs / "var/lib/apt/lists", (0, 0))
     shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)
     (rootfs / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)

@@ -238,21 +238,22 @@ class _Output:
         self.out = bytearray()
         self.err = bytearray()
 
-    def _take(self) -> bool:
+    @staticmethod
+    def _drain(ready, recv, into: bytearray) -> bool:
         moved = False
-        while self.chan.recv_ready():
-            data = self.chan.recv(READ_SIZE)
+        while ready():
+            data = recv(READ_SIZE)
             if not data:
                 break
-            self.out += data
-            moved = True
-        while self.chan.recv_stderr_ready():
-            data = self.chan.recv_stderr(READ_SIZE)
-            if not data:
-                break
-            self.err += data
+            into += data
             moved = True
         return moved
+
+    def _take(self) -> bool:
+        # Both streams every time (no short-circuit): a full stderr window stalls stdout.
+        took_out = self._drain(self.chan.recv_ready, self.chan.recv, self.out)
+        took_err = self._drain(self.chan.recv_stderr_ready, self.chan.recv_stderr, self.err)
+        return took_out or took_err
 
     def _finished(self) -> bool:
         # Only EOF (or close) means all output is here: sshd may send the exit status while
