@@ -25,15 +25,9 @@ class Target:
     windows: tuple[str, ...]  # hosts reached over WinRM
 
 
-def _strict_ansible_env() -> None:
-    # Read by ansible's config when it is first imported; only affects this process.
-    os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
-    os.environ.setdefault("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
-    os.environ.setdefault("ANSIBLE_INVENTORY_ENABLED", "host_list,script,auto,yaml,ini,toml")
-    os.environ.setdefault("ANSIBLE_LOCALHOST_WARNING", "False")
-
-
 FAILURE = re.compile(r"Failed to parse inventory with '(\w+)' plugin: (.+)")
+UNPARSED = re.compile(r"Unable to parse .* as an inventory source|"
+                      r"Failed to parse inventory with|Completely failed to parse")
 ORIGIN = re.compile(r"Origin: .*?:(\d+):(\d+)")
 
 
@@ -54,7 +48,6 @@ def resolve_targets(inventory: str, limit: str | None) -> Target:
     if path.is_file() and not os.access(path, os.R_OK):
         raise InventoryError(f"inventory {inventory} is not readable",
                              "check the file's permissions")
-    _strict_ansible_env()
     from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
@@ -70,6 +63,12 @@ def resolve_targets(inventory: str, limit: str | None) -> Target:
             f"inventory {inventory} is malformed: {_parse_failure(chatter.getvalue(), path)}"
             if chatter.getvalue() else f"inventory {inventory} is malformed: {exc}",
             "fix its syntax (ansible-inventory -i FILE --list shows the error)") from None
+    # Ansible reads "unparsed is failed" from its configuration once per process; whatever it
+    # read, a source that no plugin could parse is an error here.
+    if UNPARSED.search(chatter.getvalue()):
+        raise InventoryError(
+            f"inventory {inventory} is malformed: {_parse_failure(chatter.getvalue(), path)}",
+            "fix its syntax (ansible-inventory -i FILE --list shows the error)")
     everything = manager.get_hosts("all")
     if not everything:
         raise NoHostsError(f"inventory {inventory} has no hosts",
