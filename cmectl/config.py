@@ -50,6 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("transport", "ssh", str, "how Linux hosts are reached", ("ssh", "paramiko")),
     Setting("keep_artifacts", 50, int, "ansible-runner artifact folders kept; older ones rotate"),
     Setting("connect_timeout", 15, int, "seconds to wait for a host's SSH connection"),
+    Setting("calendar", "cn", str, "working calendar for the SLA clock: built-in name or file"),
+    Setting("sla_response_minutes", 15, int, "first-response target, in business minutes"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -15,6 +15,7 @@ from cmectl.errors import CmectlError, ExitCode, UsageError, VariableError
 from cmectl.events import HostUpdate
 from cmectl.inventory import resolve_targets
 from cmectl.records import Run, new_request_id, new_run_id, open_store, utcnow
+from cmectl.requests import refresh_fulfilment
 from cmectl.variables import check_vars, parse_extra_vars
 
 SERIAL_ITEM = re.compile(r"^(\d+)(%?)$")
@@ -174,5 +175,7 @@ def apply(req: ApplyRequest, settings: Settings, home: Path,
             run.message = "interrupted with Ctrl-C"
         run.exit_code = int(exit_code_for(run))
         store.finish_run(run)
+        if not run.check_mode:
+            refresh_fulfilment(store, run.request_id)
         store.close()
     return run

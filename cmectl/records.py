@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cmectl.errors import EnvironmentProblem, NotFoundError
+from cmectl.errors import EnvironmentProblem, NotFoundError, UsageError
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: requests, runs and per-host results
@@ -68,6 +68,26 @@ MIGRATIONS: tuple[str, ...] = (
         installed    TEXT NOT NULL DEFAULT '{}',
         PRIMARY KEY (run_id, host)
     );
+    """,
+    # 2: the service request's own lifecycle (who asked, what, on which hosts, and when)
+    """
+    ALTER TABLE requests ADD COLUMN customer TEXT;
+    ALTER TABLE requests ADD COLUMN channel TEXT;
+    ALTER TABLE requests ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal';
+    ALTER TABLE requests ADD COLUMN action TEXT NOT NULL DEFAULT 'install';
+    ALTER TABLE requests ADD COLUMN packages TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE requests ADD COLUMN hosts TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE requests ADD COLUMN inventory TEXT;
+    ALTER TABLE requests ADD COLUMN limit_expr TEXT;
+    ALTER TABLE requests ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
+    ALTER TABLE requests ADD COLUMN received_at TEXT;
+    ALTER TABLE requests ADD COLUMN acknowledged_at TEXT;
+    ALTER TABLE requests ADD COLUMN fulfilled_at TEXT;
+    ALTER TABLE requests ADD COLUMN closed_at TEXT;
+    ALTER TABLE requests ADD COLUMN cancelled_at TEXT;
+    ALTER TABLE requests ADD COLUMN notes TEXT NOT NULL DEFAULT '[]';
+    UPDATE requests SET received_at = created_at WHERE received_at IS NULL;
+    CREATE INDEX requests_customer ON requests(customer, received_at);
     """,
 )
 
@@ -141,6 +161,37 @@ class Run:
         return data
 
 
+REQUEST_STATUSES = ("open", "acknowledged", "fulfilled", "closed", "cancelled")
+PRIORITIES = ("emergency", "high", "normal", "low")
+CHANNELS = ("dingtalk", "wechat", "email", "phone")
+
+
+@dataclass
+class Request:
+    id: str
+    created_at: str
+    received_at: str
+    status: str = "open"
+    title: str | None = None
+    customer: str | None = None
+    requester: str | None = None
+    channel: str | None = None
+    priority: str = "normal"
+    action: str = "install"
+    packages: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)
+    inventory: str | None = None
+    limit_expr: str | None = None
+    acknowledged_at: str | None = None
+    fulfilled_at: str | None = None
+    closed_at: str | None = None
+    cancelled_at: str | None = None
+    notes: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 def _seconds(start: str | None, end: str | None) -> float | None:
     if not start or not end:
         return None
@@ -211,11 +262,16 @@ class RecordStore:
         run.controller = run.controller or socket.gethostname()
         run.pid = run.pid or os.getpid()
         with self._tx() as db:
+            # A run may name a request nobody opened with 'cmectl request open': the run then
+            # opens it, asking for what the run does.
             db.execute(
-                "INSERT INTO requests (id, requester, created_at) VALUES (?, ?, ?) "
+                "INSERT INTO requests (id, requester, created_at, received_at, action, packages) "
+                "VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET requester = COALESCE(requests.requester, "
                 "excluded.requester)",
-                (run.request_id, run.requester, run.started_at),
+                (run.request_id, run.requester, run.started_at, run.started_at,
+                 "install" if run.action == "verify" else run.action,
+                 json.dumps(run.packages)),
             )
             db.execute(
                 "INSERT INTO runs (id, request_id, action, packages, inventory, limit_expr, "
@@ -243,6 +299,63 @@ class RecordStore:
                   h.failed_task, h.message, h.started_at, h.ended_at, json.dumps(h.installed))
                  for h in run.hosts],
             )
+
+    def open_request(self, req: Request) -> None:
+        with self._tx() as db:
+            exists = db.execute("SELECT 1 FROM requests WHERE id=?", (req.id,)).fetchone()
+            if exists:
+                raise UsageError(f"request {req.id} already exists",
+                                 "choose another --id, or omit it to have one generated")
+            db.execute(
+                "INSERT INTO requests (id, requester, title, created_at, customer, channel, "
+                "priority, action, packages, hosts, inventory, limit_expr, status, received_at, "
+                "notes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (req.id, req.requester, req.title, req.created_at, req.customer, req.channel,
+                 req.priority, req.action, json.dumps(req.packages), json.dumps(req.hosts),
+                 req.inventory, req.limit_expr, req.status, req.received_at,
+                 json.dumps(req.notes)))
+
+    def update_request(self, req: Request) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE requests SET status=?, acknowledged_at=?, fulfilled_at=?, closed_at=?, "
+                "cancelled_at=?, notes=?, packages=?, hosts=? WHERE id=?",
+                (req.status, req.acknowledged_at, req.fulfilled_at, req.closed_at,
+                 req.cancelled_at, json.dumps(req.notes), json.dumps(req.packages),
+                 json.dumps(req.hosts), req.id))
+
+    def get_request(self, request_id: str) -> Request:
+        row = self.db.execute("SELECT * FROM requests WHERE id=?", (request_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no request {request_id!r} in the record store",
+                                "see 'cmectl request list'")
+        return self._request_from_row(row)
+
+    def list_requests(self, customer: str | None = None, status: str | None = None,
+                      since: str | None = None, until: str | None = None,
+                      limit: int = 200) -> list[Request]:
+        where, args = [], []
+        for clause, value in (("customer = ?", customer), ("status = ?", status),
+                              ("received_at >= ?", since), ("received_at < ?", until)):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        sql = "SELECT * FROM requests" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = self.db.execute(sql + " ORDER BY received_at DESC LIMIT ?", [*args, limit])
+        return [self._request_from_row(r) for r in rows.fetchall()]
+
+    @staticmethod
+    def _request_from_row(row: sqlite3.Row) -> Request:
+        return Request(
+            id=row["id"], created_at=row["created_at"],
+            received_at=row["received_at"] or row["created_at"], status=row["status"],
+            title=row["title"], customer=row["customer"], requester=row["requester"],
+            channel=row["channel"], priority=row["priority"], action=row["action"],
+            packages=json.loads(row["packages"]), hosts=json.loads(row["hosts"]),
+            inventory=row["inventory"], limit_expr=row["limit_expr"],
+            acknowledged_at=row["acknowledged_at"], fulfilled_at=row["fulfilled_at"],
+            closed_at=row["closed_at"], cancelled_at=row["cancelled_at"],
+            notes=json.loads(row["notes"]))
 
     # -- reading ---------------------------------------------------------------------------
 

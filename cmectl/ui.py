@@ -188,3 +188,48 @@ def lab_summary(lab) -> None:
     for h in lab.hosts:
         table.add_row(h.name, f"127.0.0.1:{h.port}", h.address, h.image, h.container)
     err.print(table)
+
+
+def _duration(seconds: float) -> str:
+    seconds = abs(int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes = rest // 60
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds % 60:02d}s"
+
+
+def _clock_line(label: str, clock: dict) -> Text:
+    if clock["met"] is True:
+        verdict = Text(f"met, {_duration(clock['margin_s'])} to spare", style="green")
+    elif clock["met"] is False:
+        verdict = Text(f"missed by {_duration(-clock['margin_s'])}", style="red")
+    else:
+        verdict = Text(f"running, {_duration(clock['margin_s'])} left", style="cyan")
+    when = clock["at"].replace("T", " ")[:19] if clock["at"] else "-"
+    return Text.assemble(f"{label:<12} target {_duration(clock['target_s'])}  due "
+                         f"{clock['due'].replace('T', ' ')[:19]}  done {when}  ", verdict)
+
+
+def requests_table(reqs) -> None:
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("request", "customer", "priority", "packages", "hosts", "status", "received"):
+        table.add_column(col, no_wrap=col in ("request", "received"))
+    for r in reqs:
+        table.add_row(r.id, r.customer or "-", r.priority, ",".join(r.packages),
+                      str(len(r.hosts)), _styled(r.status), r.received_at.replace("T", " ")[:19])
+    out.print(table)
+
+
+def request_detail(req, sla, runs) -> None:
+    out.print(f"[bold]request {req.id}[/]  {req.title or ''}")
+    out.print(f"customer {req.customer or '-'}  requester {req.requester or '-'}  "
+              f"channel {req.channel or '-'}  priority {req.priority}")
+    out.print(Text.assemble("status ", _styled(req.status),
+                            f"  {req.action} {', '.join(req.packages)} on "
+                            f"{len(req.hosts)} hosts: {', '.join(req.hosts)}"))
+    out.print(f"received {req.received_at}  clock {sla['clock']}")
+    out.print(_clock_line("response", sla["response"]))
+    out.print(_clock_line("fulfilment", sla["fulfilment"]))
+    for note in req.notes:
+        out.print(f"[dim]{note['at']} {note['kind']}:[/] {note['text']}")
+    if runs:
+        runs_table(runs)
