@@ -89,6 +89,21 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE requests SET received_at = created_at WHERE received_at IS NULL;
     CREATE INDEX requests_customer ON requests(customer, received_at);
     """,
+    # 3: every notification attempt, delivered or not (a failed one never fails a run)
+    """
+    CREATE TABLE notifications (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_id   TEXT,
+        run_id       TEXT,
+        event        TEXT NOT NULL,
+        channel      TEXT NOT NULL,
+        target       TEXT NOT NULL,
+        at           TEXT NOT NULL,
+        ok           INTEGER NOT NULL,
+        error        TEXT
+    );
+    CREATE INDEX notifications_request ON notifications(request_id);
+    """,
 )
 
 RUN_STATUSES = ("running", "ok", "failed", "unreachable", "interrupted", "error", "lost")
@@ -356,6 +371,22 @@ class RecordStore:
             acknowledged_at=row["acknowledged_at"], fulfilled_at=row["fulfilled_at"],
             closed_at=row["closed_at"], cancelled_at=row["cancelled_at"],
             notes=json.loads(row["notes"]))
+
+    def record_notification(self, *, event: str, channel: str, target: str, ok: bool,
+                            error: str | None = None, request_id: str | None = None,
+                            run_id: str | None = None, at: str | None = None) -> None:
+        """Keep a notification attempt. ``target`` must already be free of secrets (e.g. a
+        webhook URL with its access token masked)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO notifications (request_id, run_id, event, channel, target, at, ok, "
+                "error) VALUES (?,?,?,?,?,?,?,?)",
+                (request_id, run_id, event, channel, target, at or utcnow(), int(ok), error))
+
+    def list_notifications(self, request_id: str | None = None) -> list[dict[str, Any]]:
+        where, args = ("WHERE request_id = ?", [request_id]) if request_id else ("", [])
+        rows = self.db.execute(f"SELECT * FROM notifications {where} ORDER BY id", args)
+        return [{**dict(r), "ok": bool(r["ok"])} for r in rows.fetchall()]
 
     # -- reading ---------------------------------------------------------------------------
 
