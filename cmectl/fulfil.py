@@ -89,6 +89,18 @@ def _summary(run: Run, stdout_tail: str) -> tuple[str, str | None]:
     return "ok", f"{count['changed']} {verb}, {count['ok']} unchanged, of {len(hosts)} hosts"
 
 
+def _update_host_view(store, run: Run, roles: list[str]) -> None:
+    """What a finished run tells about each host it succeeded on."""
+    for host in run.hosts:
+        if host.status not in ("ok", "changed"):
+            continue
+        if run.action == "uninstall":
+            packages = dict.fromkeys(roles)  # gone
+        else:
+            packages = {role: host.installed[role] for role in roles if role in host.installed}
+        store.save_host_view(run.inventory, host.host, packages, f"run {run.id}", complete=False)
+
+
 def apply(req: ApplyRequest, settings: Settings, home: Path,
           on_update: Callable[[HostUpdate], None] | None = None,
           on_start: Callable[[Run], None] | None = None) -> Run:
@@ -177,5 +189,6 @@ def apply(req: ApplyRequest, settings: Settings, home: Path,
         store.finish_run(run)
         if not run.check_mode:
             refresh_fulfilment(store, run.request_id)
+            _update_host_view(store, run, roles)
         store.close()
     return run

@@ -104,6 +104,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX notifications_request ON notifications(request_id);
     """,
+    # 4: what is installed where: the latest view per host, from its local facts
+    """
+    CREATE TABLE host_packages (
+        inventory    TEXT NOT NULL,
+        host         TEXT NOT NULL,
+        package      TEXT NOT NULL,
+        facts        TEXT NOT NULL,
+        seen_at      TEXT NOT NULL,
+        source       TEXT NOT NULL,
+        PRIMARY KEY (inventory, host, package)
+    );
+    """,
 )
 
 RUN_STATUSES = ("running", "ok", "failed", "unreachable", "interrupted", "error", "lost")
@@ -387,6 +399,35 @@ class RecordStore:
         where, args = ("WHERE request_id = ?", [request_id]) if request_id else ("", [])
         rows = self.db.execute(f"SELECT * FROM notifications {where} ORDER BY id", args)
         return [{**dict(r), "ok": bool(r["ok"])} for r in rows.fetchall()]
+
+    def save_host_view(self, inventory: str, host: str, packages: dict[str, Any],
+                       source: str, complete: bool) -> None:
+        """Record what a host has. ``complete``: ``packages`` is everything on the host (so
+        packages not in it are gone); otherwise only these packages are updated."""
+        now = utcnow()
+        with self._tx() as db:
+            if complete:
+                db.execute("DELETE FROM host_packages WHERE inventory=? AND host=?",
+                           (inventory, host))
+            for package, facts in packages.items():
+                if facts is None:
+                    db.execute("DELETE FROM host_packages WHERE inventory=? AND host=? AND "
+                               "package=?", (inventory, host, package))
+                    continue
+                db.execute(
+                    "INSERT INTO host_packages (inventory, host, package, facts, seen_at, source) "
+                    "VALUES (?,?,?,?,?,?) ON CONFLICT(inventory, host, package) DO UPDATE SET "
+                    "facts=excluded.facts, seen_at=excluded.seen_at, source=excluded.source",
+                    (inventory, host, package, json.dumps(facts), now, source))
+
+    def host_view(self, inventory: str) -> dict[str, dict[str, dict[str, Any]]]:
+        rows = self.db.execute("SELECT * FROM host_packages WHERE inventory=? "
+                               "ORDER BY host, package", (inventory,)).fetchall()
+        view: dict[str, dict[str, dict[str, Any]]] = {}
+        for r in rows:
+            view.setdefault(r["host"], {})[r["package"]] = {
+                **json.loads(r["facts"]), "_seen_at": r["seen_at"], "_source": r["source"]}
+        return view
 
     # -- reading ---------------------------------------------------------------------------
 

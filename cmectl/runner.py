@@ -74,8 +74,8 @@ def _playbook_vars(plan: Plan) -> dict[str, Any]:
     return data
 
 
-def _cmdline(plan: Plan, varsfile: Path) -> str:
-    parts = ["-e", f"@{varsfile}"]
+def _options(plan: Plan) -> list[str]:
+    parts: list[str] = []
     if plan.check:
         parts.append("--check")
     if plan.diff:
@@ -84,7 +84,7 @@ def _cmdline(plan: Plan, varsfile: Path) -> str:
         # cmectl's own paramiko plugin (plugins/connection): strict host key checking against
         # the known_hosts files the inventory names, and no interactive prompts.
         parts += ["-c", "cmectl_paramiko"]
-    return " ".join(parts)
+    return parts
 
 
 def _envvars(plan: Plan) -> dict[str, str]:
@@ -170,33 +170,42 @@ def _rotate(artifacts: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def run(plan: Plan, home: Path, on_update: Callable[[HostUpdate], None] | None = None
-        ) -> Outcome:
-    """Run the plan; block until it ends or is interrupted (Ctrl-C)."""
-    import ansible_runner  # heavy: imported only when a run happens
+@dataclass
+class _Execution:
+    status: str
+    rc: int | None
+    interrupted: bool
+    run_dir: Path
+    stdout_tail: str
+
+
+def _execute(ident: str, home: Path, variables: dict[str, Any], options: list[str],
+             envvars: dict[str, str], keep_artifacts: int,
+             handler: Callable[[dict[str, Any]], Any], **target: Any) -> _Execution:
+    """Run ansible (a playbook or one module) through ansible-runner, safely.
+
+    Variables reach ansible through a private 0600 file, deleted afterwards, never through
+    ansible-runner's env/ files; Ctrl-C stops ansible and its workers; the recorded
+    environment is scrubbed; old artifact folders rotate out.
+    """
+    import ansible_runner  # heavy: imported only when something runs
 
     artifacts = home / "runner" / "artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
-    reducer = EventReducer(plan.hosts)
-
-    def handle(event: dict[str, Any]) -> bool:
-        update = reducer.feed(event)
-        if update and on_update:
-            on_update(update)
-        return True
-
-    # A private folder for this run only (0700): the variables file and ansible-runner's
-    # env/ inputs live here and are deleted when the run ends; artifacts go to home.
     secret_dir = Path(tempfile.mkdtemp(prefix="cmectl-run-"))
     varsfile = secret_dir / "vars.json"
     (secret_dir / "private").mkdir()
+    fd = os.open(varsfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(variables, fh)
     cancel = _Canceller(marker=str(varsfile))
 
     def on_sigint(signum, frame):
         cancel.requested.set()
-    fd = os.open(varsfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(_playbook_vars(plan), fh)
+
+    def on_event(event: dict[str, Any]) -> bool:
+        handler(event)
+        return True
 
     previous = signal.signal(signal.SIGINT, on_sigint) \
         if threading.current_thread() is threading.main_thread() else None
@@ -204,18 +213,15 @@ def run(plan: Plan, home: Path, on_update: Callable[[HostUpdate], None] | None =
         result = ansible_runner.run(
             private_data_dir=str(secret_dir / "private"),
             artifact_dir=str(artifacts),
-            ident=plan.run_id,
-            playbook=str(project_root() / "playbooks" / "apply.yml"),
-            inventory=str(plan.inventory),
-            limit=plan.limit,
-            forks=plan.forks,
-            cmdline=_cmdline(plan, varsfile),
-            envvars=_envvars(plan),
-            event_handler=handle,
+            ident=ident,
+            cmdline=" ".join(["-e", f"@{varsfile}", *options]),
+            envvars=envvars,
+            event_handler=on_event,
             cancel_callback=cancel,
             quiet=True,
             rotate_artifacts=0,
             settings={"suppress_ansible_output": True, "job_timeout": 0},
+            **target,
         )
     finally:
         if cancel.requested.is_set():
@@ -223,21 +229,75 @@ def run(plan: Plan, home: Path, on_update: Callable[[HostUpdate], None] | None =
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
         shutil.rmtree(secret_dir, ignore_errors=True)
-        _scrub_command(artifacts / plan.run_id / "command", _envvars(plan))
-        _rotate(artifacts, plan.keep_artifacts)
+        _scrub_command(artifacts / ident / "command", envvars)
+        _rotate(artifacts, keep_artifacts)
 
-    run_dir = artifacts / plan.run_id
-    tail = ""
+    run_dir = artifacts / ident
     stdout = run_dir / "stdout"
-    if stdout.is_file():
-        tail = "\n".join(stdout.read_text(errors="replace").strip().splitlines()[-15:])
-    interrupted = cancel.requested.is_set() or result.status == "canceled"
-    return Outcome(
-        status=result.status,
-        rc=result.rc,
-        hosts=reducer.results(interrupted),
-        interrupted=interrupted,
-        gate_closed=reducer.gate_closed,
-        artifacts=run_dir if run_dir.exists() else None,
-        stdout_tail=tail,
+    tail = "\n".join(stdout.read_text(errors="replace").strip().splitlines()[-15:]) \
+        if stdout.is_file() else ""
+    return _Execution(result.status, result.rc,
+                      cancel.requested.is_set() or result.status == "canceled", run_dir, tail)
+
+
+def run(plan: Plan, home: Path, on_update: Callable[[HostUpdate], None] | None = None
+        ) -> Outcome:
+    """Run the plan; block until it ends or is interrupted (Ctrl-C)."""
+    reducer = EventReducer(plan.hosts)
+
+    def handle(event: dict[str, Any]) -> None:
+        update = reducer.feed(event)
+        if update and on_update:
+            on_update(update)
+
+    done = _execute(
+        plan.run_id, home, _playbook_vars(plan), _options(plan), _envvars(plan),
+        plan.keep_artifacts, handle,
+        playbook=str(project_root() / "playbooks" / "apply.yml"),
+        inventory=str(plan.inventory), limit=plan.limit, forks=plan.forks,
     )
+    return Outcome(
+        status=done.status,
+        rc=done.rc,
+        hosts=reducer.results(done.interrupted),
+        interrupted=done.interrupted,
+        gate_closed=reducer.gate_closed,
+        artifacts=done.run_dir if done.run_dir.exists() else None,
+        stdout_tail=done.stdout_tail,
+    )
+
+
+@dataclass
+class HostFacts:
+    host: str
+    reachable: bool
+    local: dict[str, Any]  # ansible_local: what each role recorded on the host
+    message: str | None = None
+
+
+def gather_local_facts(inventory: Path, limit: str | None, hosts: tuple[str, ...], home: Path,
+                       forks: int = 10, transport: str = "ssh", connect_timeout: int = 15,
+                       keep_artifacts: int = 50, ident: str | None = None) -> list[HostFacts]:
+    """Read the local facts cmectl's roles left on each host (changes nothing)."""
+    found: dict[str, HostFacts] = {h: HostFacts(h, False, {}, "no answer") for h in hosts}
+
+    def handle(event: dict[str, Any]) -> None:
+        data = event.get("event_data") or {}
+        host, res = data.get("host"), data.get("res") or {}
+        if not host:
+            return
+        if event.get("event") == "runner_on_ok":
+            local = (res.get("ansible_facts") or {}).get("ansible_local") or {}
+            found[host] = HostFacts(host, True, local)
+        elif event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
+            found[host] = HostFacts(host, False, {}, str(res.get("msg", "failed"))[:300])
+
+    plan = Plan(run_id="", roles=[], entry="", inventory=inventory, hosts=hosts,
+                transport=transport, connect_timeout=connect_timeout)
+    _execute(
+        ident or f"facts-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}", home, {},
+        _options(plan), _envvars(plan), keep_artifacts, handle,
+        module="ansible.builtin.setup", module_args="gather_subset=!all,!min,local",
+        host_pattern="all", inventory=str(inventory), limit=limit, forks=forks,
+    )
+    return [found[h] for h in sorted(found)]

@@ -233,3 +233,20 @@ def request_detail(req, sla, runs) -> None:
         out.print(f"[dim]{note['at']} {note['kind']}:[/] {note['text']}")
     if runs:
         runs_table(runs)
+
+
+def hosts_table(hosts: dict, problems: dict) -> None:
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("host", "package", "version", "ports", "request", "installed", "seen"):
+        table.add_column(col, overflow="fold")
+    for host, packages in hosts.items():
+        if not packages:
+            table.add_row(host, Text(problems.get(host, "nothing from cmectl"), style="dim"),
+                          "", "", "", "", "")
+        for name, facts in packages.items():
+            table.add_row(host, name, str(facts.get("version", "")),
+                          ",".join(map(str, facts.get("ports", []) or [])),
+                          str(facts.get("request_id") or ""),
+                          str(facts.get("installed_at", ""))[:19].replace("T", " "),
+                          str(facts.get("_seen_at", ""))[:19].replace("T", " "))
+    out.print(table)

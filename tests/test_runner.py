@@ -36,4 +36,6 @@ def test_playbook_variables(tmp_path):
     data = runner._playbook_vars(plan)
     assert data["cmectl_roles"] == ["nginx"] and data["cmectl_serial"] == [1, "50%"]
     assert data["cmectl_max_fail"] == 10 and data["nginx_http_port"] == 81
-    assert "-e @" in runner._cmdline(plan, tmp_path / "v.json")
+    assert runner._options(plan) == []
+    plan.check, plan.transport = True, "paramiko"
+    assert runner._options(plan) == ["--check", "-c", "cmectl_paramiko"]

@@ -115,6 +115,17 @@ def test_both_runs_are_recorded_with_per_host_outcomes(lab):
             assert h["ok"] > 0 and h["duration_s"] is not None
 
 
+def test_hosts_show_what_is_installed_where(lab):
+    result = lab.cmectl("hosts", "show", "-i", str(lab.inventory), "--json")
+    assert result.code == 0, result.stderr
+    hosts = result.json()["hosts"]
+    assert sorted(hosts) == sorted(h["name"] for h in lab.hosts)
+    for facts in hosts.values():
+        nginx = facts["nginx"]
+        assert nginx["version"] and nginx["request_id"] == "SR-E2E-1"
+        assert 443 in nginx["ports"] and nginx["_source"] == "facts"
+
+
 def test_verify_reports_healthy_hosts(lab):
     result = lab.cmectl("verify", "nginx", "-i", str(lab.inventory), *HTTPS, "--json")
     assert result.code == 0, result.stderr
@@ -212,6 +223,8 @@ def test_uninstall_removes_nginx_and_is_idempotent(lab):
     again = lab.cmectl("uninstall", "nginx", "-i", str(lab.inventory), "--json")
     assert again.code == 0, again.stderr
     assert {h["changed"] for h in again.json()["hosts"]} == {0}
+    cached = lab.cmectl("hosts", "show", "-i", str(lab.inventory), "--cached", "--json").json()
+    assert all("nginx" not in facts for facts in cached["hosts"].values())
 
 
 def _indent(text: str) -> str:
