@@ -92,26 +92,26 @@ def add_note(store: RecordStore, request_id: str, text: str) -> Request:
     return req
 
 
-def close(store: RecordStore, request_id: str, note: str | None = None) -> Request:
+def _end(store: RecordStore, request_id: str, status: str, verb: str, text: str | None
+         ) -> Request:
+    """Move a request to its final status (closed or cancelled), with a note."""
     req = store.get_request(request_id)
     if req.status in ("closed", "cancelled"):
-        raise UsageError(f"request {req.id} is already {req.status}", "nothing to do")
-    req.closed_at = utcnow()
-    req.status = "closed"
-    _note(req, "close", note, req.closed_at)
+        raise UsageError(f"request {req.id} is already {req.status}", f"nothing to {verb}")
+    now = utcnow()
+    setattr(req, f"{status}_at", now)
+    req.status = status
+    _note(req, verb, text, now)
     store.update_request(req)
     return req
+
+
+def close(store: RecordStore, request_id: str, note: str | None = None) -> Request:
+    return _end(store, request_id, "closed", "close", note)
 
 
 def cancel(store: RecordStore, request_id: str, reason: str) -> Request:
-    req = store.get_request(request_id)
-    if req.status in ("closed", "cancelled"):
-        raise UsageError(f"request {req.id} is already {req.status}", "nothing to cancel")
-    req.cancelled_at = utcnow()
-    req.status = "cancelled"
-    _note(req, "cancel", reason, req.cancelled_at)
-    store.update_request(req)
-    return req
+    return _end(store, request_id, "cancelled", "cancel", reason)
 
 
 def refresh_fulfilment(store: RecordStore, request_id: str) -> Request:
