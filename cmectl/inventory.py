@@ -85,9 +85,49 @@ def resolve_targets(inventory: str, limit: str | None) -> Target:
             "see the hosts with 'ansible-inventory -i INVENTORY --graph'",
         )
     variables = VariableManager(loader=loader, inventory=manager)
-    windows = []
+    windows, refused = [], []
     for host in hosts:
         hv = variables.get_vars(host=host, include_hostvars=False)
         if str(hv.get("ansible_connection", "")) in ("winrm", "psrp"):
             windows.append(host.name)
+            refused += [f"{host.name}: {why}" for why in winrm_policy(hv)]
+    if refused:
+        raise InventoryError(
+            "insecure WinRM settings in " + inventory + ": " + "; ".join(refused),
+            "use HTTPS (port 5986) with certificate validation and NTLM, Kerberos or CredSSP, "
+            "or set cmectl_winrm_allow_insecure: true for those hosts if the customer accepts it")
     return Target(path.resolve(), limit, tuple(h.name for h in hosts), tuple(windows))
+
+
+SECURE_WINRM_TRANSPORTS = ("ntlm", "kerberos", "credssp", "certificate")
+
+
+def winrm_policy(hostvars: dict) -> list[str]:
+    """Why a Windows host's WinRM settings would expose credentials or traffic ([] if fine).
+
+    Default: HTTPS with certificate validation, and an authentication that does not send the
+    password in the clear. ``cmectl_winrm_allow_insecure: true`` on the host accepts the risk.
+    """
+    if str(hostvars.get("cmectl_winrm_allow_insecure", "")).lower() in ("true", "yes", "1"):
+        return []
+    port = str(hostvars.get("ansible_port", hostvars.get("ansible_winrm_port", "5986")))
+    scheme = str(hostvars.get("ansible_winrm_scheme") or ("http" if port == "5985" else "https"))
+    raw = hostvars.get("ansible_winrm_transport") or ["ntlm"]
+    transports = [t.strip().lower() for t in (raw.split(",") if isinstance(raw, str) else raw)]
+    problems = []
+    if scheme == "http":
+        if set(transports) & {"basic", "plaintext"}:
+            problems.append("Basic authentication over HTTP sends the password in the clear")
+        if str(hostvars.get("ansible_winrm_message_encryption", "auto")).lower() == "never":
+            problems.append("message encryption is off over HTTP: the traffic is readable")
+        else:
+            problems.append("HTTP instead of HTTPS (use port 5986)")
+    elif set(transports) & {"basic", "plaintext"}:
+        problems.append("Basic authentication (prefer NTLM, Kerberos or CredSSP)")
+    if str(hostvars.get("ansible_winrm_server_cert_validation", "validate")).lower() == "ignore":
+        problems.append("the server certificate is not validated")
+    unknown = [t for t in transports
+               if t not in (*SECURE_WINRM_TRANSPORTS, "basic", "plaintext", "ssl")]
+    if unknown:
+        problems.append(f"unknown WinRM transport {', '.join(unknown)}")
+    return problems

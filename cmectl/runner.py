@@ -275,6 +275,32 @@ class HostFacts:
     message: str | None = None
 
 
+def ping(inventory: Path, limit: str | None, hosts: tuple[str, ...], home: Path,
+         forks: int = 10, transport: str = "ssh", connect_timeout: int = 15,
+         keep_artifacts: int = 50) -> list[HostFacts]:
+    """Whether each host answers (over SSH or WinRM); ``local`` is empty."""
+    found: dict[str, HostFacts] = {h: HostFacts(h, False, {}, "no answer") for h in hosts}
+
+    def handle(event: dict[str, Any]) -> None:
+        data = event.get("event_data") or {}
+        host, res = data.get("host"), data.get("res") or {}
+        kind = event.get("event")
+        if not host or kind not in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
+            return
+        if kind == "runner_on_ok" and not res.get("skipped"):
+            found[host] = HostFacts(host, True, {})
+        elif kind != "runner_on_ok":
+            found[host] = HostFacts(host, False, {}, str(res.get("msg", "failed"))[:300])
+
+    plan = Plan(run_id="", roles=[], entry="", inventory=inventory, hosts=hosts,
+                transport=transport, connect_timeout=connect_timeout)
+    _execute(f"ping-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}", home, {}, _options(plan),
+             _envvars(plan), keep_artifacts, handle,
+             playbook=str(project_root() / "playbooks" / "ping.yml"),
+             inventory=str(inventory), limit=limit, forks=forks)
+    return [found[h] for h in sorted(found)]
+
+
 def gather_local_facts(inventory: Path, limit: str | None, hosts: tuple[str, ...], home: Path,
                        forks: int = 10, transport: str = "ssh", connect_timeout: int = 15,
                        keep_artifacts: int = 50, ident: str | None = None) -> list[HostFacts]:

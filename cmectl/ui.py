@@ -250,3 +250,13 @@ def hosts_table(hosts: dict, problems: dict) -> None:
                           str(facts.get("installed_at", ""))[:19].replace("T", " "),
                           str(facts.get("_seen_at", ""))[:19].replace("T", " "))
     out.print(table)
+
+
+def ping_table(rows) -> None:
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("host", "reachable", "via", "message"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["host"], _styled("ok" if r["reachable"] else "unreachable"), r["via"],
+                      r["message"] or "")
+    out.print(table)
