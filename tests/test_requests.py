@@ -172,3 +172,18 @@ def test_cli_open_ack_show(run_cli, tmp_path):
     bad = run_cli("request", "open", "--title", "x", "--customer", "acme", "-p", "ngnix",
                   "--hosts", "a")
     assert bad.code == 3 and "did you mean 'nginx'" in bad.stderr
+
+
+def test_cli_report_for_this_month(run_cli, tmp_path):
+    month = dt.datetime.now(SH).strftime("%Y-%m")
+    run_cli("request", "open", "--title", "nginx", "--customer", "globex", "-p", "nginx",
+            "--hosts", "web-1", "--id", "SR-REP-1")
+    data = run_cli("report", "--customer", "globex", "--month", month, "--format", "json")
+    assert data.code == 0, data.stderr
+    assert [r["id"] for r in data.json()["requests"]] == ["SR-REP-1"]
+    out = tmp_path / "r.csv"
+    written = run_cli("report", "--customer", "globex", "--month", month, "--format", "csv",
+                      "-o", str(out))
+    assert written.code == 0 and out.read_bytes().startswith(b"\xef\xbb\xbf")
+    bad = run_cli("report", "--customer", "globex", "--month", "2026-13")
+    assert bad.code == 2 and "YYYY-MM" in bad.stderr
