@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cmectl.catalog import load_catalogue
 from cmectl.config import Settings
-from cmectl.errors import CmectlError, ExitCode, UsageError, VariableError
+from cmectl.errors import CmectlError, ExitCode, NotFoundError, UsageError, VariableError
 from cmectl.events import HostUpdate
 from cmectl.inventory import resolve_targets
 from cmectl.records import Run, new_request_id, new_run_id, open_store, utcnow
@@ -89,6 +89,16 @@ def _summary(run: Run, stdout_tail: str) -> tuple[str, str | None]:
     return "ok", f"{count['changed']} {verb}, {count['ok']} unchanged, of {len(hosts)} hosts"
 
 
+NOTIFY_TIMEOUT = 5  # seconds per delivery; a slow robot must not hold up the engineer
+
+
+def _customer_of(store, request_id: str) -> str | None:
+    try:
+        return store.get_request(request_id).customer
+    except NotFoundError:
+        return None
+
+
 def _update_host_view(store, run: Run, roles: list[str]) -> None:
     """What a finished run tells about each host it succeeded on."""
     for host in run.hosts:
@@ -103,13 +113,14 @@ def _update_host_view(store, run: Run, roles: list[str]) -> None:
 
 def apply(req: ApplyRequest, settings: Settings, home: Path,
           on_update: Callable[[HostUpdate], None] | None = None,
-          on_start: Callable[[Run], None] | None = None) -> Run:
+          on_start: Callable[[Run], None] | None = None,
+          warn: Callable[[str], None] | None = None) -> Run:
     """Check the request, then run it and record it. Returns the recorded run.
 
     Every check that can fail on bad input happens before the run is recorded and before
     any host is contacted.
     """
-    from cmectl import runner
+    from cmectl import notify, runner
 
     catalogue = load_catalogue()
     packages = catalogue.resolve(req.package_ids, req.action)
@@ -159,10 +170,16 @@ def apply(req: ApplyRequest, settings: Settings, home: Path,
         connect_timeout=settings.connect_timeout, keep_artifacts=settings.keep_artifacts,
     )
     store = open_store(home)
+    # The customer's notification settings are checked now, before any host is touched:
+    # a broken file is an input error. Delivering later never fails the run.
+    customer = _customer_of(store, run.request_id)
+    notify.load_config(customer, home, warn)
     run.log_path = str(home / "runner" / "artifacts" / run.id / "stdout")
     store.start_run(run)
     if on_start:
         on_start(run)
+    notify.notify(store, "run_started", customer=customer, run=run, home=home,
+                  timeout=NOTIFY_TIMEOUT, warn=warn)
     outcome = None
     try:
         outcome = runner.run(plan, home, on_update)
@@ -190,5 +207,7 @@ def apply(req: ApplyRequest, settings: Settings, home: Path,
         if not run.check_mode:
             refresh_fulfilment(store, run.request_id)
             _update_host_view(store, run, roles)
+        notify.notify(store, "run_finished", customer=customer, run=run, home=home,
+                      timeout=NOTIFY_TIMEOUT, warn=warn)
         store.close()
     return run

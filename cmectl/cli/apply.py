@@ -61,7 +61,7 @@ def _make(verb: str) -> click.Command:
 
         try:
             run = apply(request, settings, cmectl_home(), on_update=on_update,
-                        on_start=on_start)
+                        on_start=on_start, warn=ui.notice)
         finally:
             if progress:
                 progress.__exit__(None, None, None)

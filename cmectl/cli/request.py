@@ -74,11 +74,17 @@ def open_(title, customer, requester, channel, priority, packages, action, inven
         names = [h.strip() for h in hosts.split(",") if h.strip()]
     else:
         raise UsageError("no hosts given", "name them with -i INVENTORY [-l LIMIT] or --hosts")
+    from cmectl import notify, ui
+    from cmectl.config import cmectl_home
+
+    notify.load_config(customer, cmectl_home(), ui.notice)  # a broken file: error before saving
     store = _store()
     req = open_request(store, title=title, customer=customer, requester=requester,
                        channel=channel, priority=priority, packages=ids, hosts=sorted(names),
                        action=action, inventory=inventory, limit=limit, received_at=received,
                        request_id=request_id)
+    notify.notify(store, "request_opened", customer=customer, request=req, home=cmectl_home(),
+                  timeout=5, warn=ui.notice)
     _show(store, req, as_json)
 
 
@@ -151,3 +157,25 @@ def cancel(request_id, reason, as_json):
 
     store = _store()
     _show(store, cancel_request(store, request_id, reason), as_json)
+
+
+@group.command("sla-check")
+@click.option("--within", default=5, show_default=True, metavar="MINUTES",
+              help="Warn about clocks due within this many minutes (and those already missed).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def sla_check(within, as_json):
+    """Notify customers' channels of requests at risk of missing their SLA (run from cron,
+    e.g. every minute); each clock is announced once."""
+    from dataclasses import asdict
+
+    from cmectl import notify, ui
+    from cmectl.config import cmectl_home
+
+    deliveries = notify.notify_sla_risks(_store(), within_minutes=within, home=cmectl_home(),
+                                         warn=ui.notice)
+    if as_json:
+        ui.emit_json([asdict(d) for d in deliveries])
+    else:
+        for d in deliveries:
+            ui.out.print(f"{d.event} via {d.channel} to {d.target}: "
+                         + ("delivered" if d.ok else f"failed ({d.error})"))
