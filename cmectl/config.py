@@ -52,6 +52,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("connect_timeout", 15, int, "seconds to wait for a host's SSH connection"),
     Setting("calendar", "cn", str, "working calendar for the SLA clock: built-in name or file"),
     Setting("sla_response_minutes", 15, int, "first-response target, in business minutes"),
+    Setting("store", "", str, "record store: empty for SQLite in CMECTL_HOME, or a "
+            "postgresql:// URL for a shared store"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

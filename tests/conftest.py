@@ -64,3 +64,65 @@ class _Boundary:
 def load_events(name: str) -> list[dict]:
     path = FIXTURES / "events" / f"{name}.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# -- a real PostgreSQL server for the record store's tests ------------------------------------
+
+def _pg_bindir() -> Path | None:
+    import glob
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL cluster on a loopback port (postgresql from Debian's packages,
+    which scripts/bootstrap installs); stopped at the end of the session."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.fail("PostgreSQL server binaries not found: run scripts/bootstrap")
+    import tempfile
+
+    # Not under pytest's tmp root: that is private to root, and the server runs as postgres.
+    base = Path(tempfile.mkdtemp(prefix="cmectl-pg-"))
+    data = base / "data"
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        shutil.chown(base, "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-U", "cmectl",
+                    "-A", "trust", "-E", "UTF8", "--no-instructions"], check=True,
+                   capture_output=True)
+    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l",
+                    str(base / "log"), "-o", f"-h 127.0.0.1 -p {port} -k {base}", "start"],
+                   check=True, capture_output=True)
+    yield f"postgresql://cmectl@127.0.0.1:{port}"
+    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast",
+                    "stop"], capture_output=True, check=False)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """A fresh, empty record store of each kind: None for SQLite in tmp_path, or the URL of
+    a new database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return None
+    import uuid
+
+    import psycopg
+
+    server = request.getfixturevalue("postgres_server")
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"{server}/{name}"

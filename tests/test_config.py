@@ -41,3 +41,15 @@ def test_config_show_lists_origins(run_cli, home):
     rows = {r["name"]: r for r in result.json()}
     assert rows["forks"]["value"] == 7 and rows["forks"]["origin"].endswith("config.toml")
     assert rows["home"]["value"] == str(home)
+
+
+def test_config_show_masks_the_store_password(run_cli, home, monkeypatch):
+    monkeypatch.setenv("CMECTL_STORE", "postgresql://cme:s3cret@db.internal/cmectl")
+    rows = {r["name"]: r for r in run_cli("config", "show", "--json").json()}
+    assert rows["store"]["value"] == "postgresql://cme:****@db.internal/cmectl"
+
+
+def test_unsupported_store_url_is_a_clear_error(run_cli, home, monkeypatch):
+    monkeypatch.setenv("CMECTL_STORE", "mysql://x@y/z")
+    result = run_cli("runs", "list")
+    assert result.code == 2 and "not supported" in result.stderr

@@ -28,8 +28,9 @@ def iso(y, m, d, hh, mm=0):
 
 
 @pytest.fixture
-def store(tmp_path):
-    return open_store(tmp_path)
+def store(tmp_path, store_url):
+    """Each test runs against SQLite and against a real PostgreSQL server."""
+    return open_store(tmp_path, store_url)
 
 
 def new(store, **kw):

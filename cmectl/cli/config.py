@@ -21,8 +21,11 @@ def show(as_json: bool) -> None:
 
     home = cmectl_home()
     settings = load_settings(home=home)
-    rows = [{"name": s.name, "value": settings.values[s.name], "origin": settings.origins[s.name],
-             "help": s.help} for s in SETTINGS]
+    from cmectl.records import mask_url
+
+    rows = [{"name": s.name, "value": mask_url(settings.values[s.name])
+             if s.name == "store" else settings.values[s.name],
+             "origin": settings.origins[s.name], "help": s.help} for s in SETTINGS]
     rows.insert(0, {"name": "home", "value": str(home),
                     "origin": "CMECTL_HOME" if os.environ.get("CMECTL_HOME") else "default",
                     "help": "records, artifacts, labs and config.toml"})
