@@ -140,3 +140,15 @@ def test_unreachable_source_says_how_to_work_offline(tmp_path):
     rc, result = play(tmp_path, "http://127.0.0.1:9/app.tar.gz", "sha256:" + "0" * 64,
                       tmp_path / "x")
     assert rc != 0 and "cmectl_artifact_dir" in result["msg"]
+
+
+def test_settings_may_be_templates(tmp_path, upstream):
+    offline = tmp_path / "media"
+    offline.mkdir()
+    (offline / "app-1.0.tar.gz").write_bytes(upstream["payload"])
+    rc, result = play(tmp_path, "http://127.0.0.1:9/app-1.0.tar.gz",
+                      "sha256:" + upstream["sha256"], tmp_path / "app.tar.gz",
+                      {"media_root": str(tmp_path),
+                       "cmectl_artifact_dir": "{{ media_root }}/media"})
+    assert rc == 0, result
+    assert result["artifact"]["source"] == "offline directory"

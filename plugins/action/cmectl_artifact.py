@@ -150,10 +150,17 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail(f"cmectl_artifact needs {required}")
         url = args["url"]
         name = args.get("name") or url.rstrip("/").rsplit("/", 1)[-1]
-        cache = Path(str(task_vars.get("cmectl_artifact_cache") or default_cache())).expanduser()
+
+        def setting(key: str):
+            # Task vars reach an action plugin untemplated: "{{ playbook_dir }}/media" must
+            # become a path before it is used.
+            value = task_vars.get(key)
+            return self._templar.template(value) if value is not None else None
+
+        cache = Path(str(setting("cmectl_artifact_cache") or default_cache())).expanduser()
         local, origin = ensure_cached(
-            url, name, args["checksum"], cache, task_vars.get("cmectl_artifact_dir"),
-            task_vars.get("cmectl_artifact_mirrors"))
+            url, name, args["checksum"], cache, setting("cmectl_artifact_dir"),
+            setting("cmectl_artifact_mirrors"))
 
         copy_args = {"src": str(local), "dest": args["dest"], "mode": args.get("mode", "0644"),
                      "checksum": file_digest(local, "sha1")}
