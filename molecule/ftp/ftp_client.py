@@ -48,15 +48,8 @@ def plain_login(host, user, password):
 
 
 def anonymous(host):
-    ftp = FTP(host, timeout=10)
-    try:
-        ftp.login()
-    except error_perm as err:
-        print(f"refused: {err}")
-        return 1
-    ftp.quit()
-    print("logged in")
-    return 0
+    # ftplib's own anonymous login: user "anonymous", password "anonymous@".
+    return plain_login(host, "anonymous", "")
 
 
 def main(argv):
