@@ -962,14 +962,13 @@ def _default_timezone(home: Path | None) -> dt.tzinfo:
 
 def _opened_sla(store: RecordStore, req: Request, home: Path | None) -> dict:
     try:
-        from cmectl.config import load_settings
+        from cmectl.config import cmectl_home, load_settings
+        from cmectl.contract import for_settings
         from cmectl.requests import service_level
-        from cmectl.sla import load_calendar
 
-        settings = load_settings(home=home)
         runs = store.list_runs(limit=10_000, request_id=req.id)
-        return service_level(req, runs, load_calendar(settings.calendar),
-                             settings.sla_response_minutes)
+        contract = for_settings(load_settings(home=home), home or cmectl_home(), req.customer)
+        return service_level(req, runs, contract)
     except (CmectlError, ValueError):
         return {}  # the message goes out without due times rather than not at all
 
@@ -1043,21 +1042,23 @@ def sla_risks(store: RecordStore, now: dt.datetime | None = None, within_minutes
     Each item: (request, "response" | "fulfilment", the clock as service_level gives it plus
     ``clock``, ``calendar`` and ``minutes_left``, negative when overdue).
     """
-    from cmectl.config import load_settings
+    from cmectl.config import cmectl_home, load_settings
+    from cmectl.contract import for_settings
     from cmectl.requests import service_level
-    from cmectl.sla import load_calendar
 
     now = now or dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
         raise ValueError("sla_risks needs a timezone-aware now")
     settings = load_settings(home=home)
-    calendar = load_calendar(settings.calendar)
+    contracts: dict[str | None, Any] = {}
     requests = [r for status in ("open", "acknowledged")
                 for r in store.list_requests(status=status, limit=100_000)]
     risks = []
     for req in sorted(requests, key=lambda r: (r.received_at, r.id)):
         runs = store.list_runs(limit=10_000, request_id=req.id)
-        level = service_level(req, runs, calendar, settings.sla_response_minutes, now=now)
+        if req.customer not in contracts:
+            contracts[req.customer] = for_settings(settings, home or cmectl_home(), req.customer)
+        level = service_level(req, runs, contracts[req.customer], now=now)
         sent: list[dict[str, Any]] | None = None
         for clock in CLOCKS:
             state = level[clock]

@@ -117,6 +117,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (inventory, host, package)
     );
     """,
+    # 5: the service-level terms (contract) a request is held to, copied when it is opened
+    """
+    ALTER TABLE requests ADD COLUMN sla TEXT;
+    """,
 )
 
 RUN_STATUSES = ("running", "ok", "failed", "unreachable", "interrupted", "error", "lost")
@@ -215,6 +219,9 @@ class Request:
     closed_at: str | None = None
     cancelled_at: str | None = None
     notes: list[dict[str, str]] = field(default_factory=list)
+    # The contract's terms in force when the request was opened (see cmectl.contract); None
+    # for requests recorded before contracts were kept, measured against today's terms.
+    sla: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -431,11 +438,11 @@ class RecordStore:
             db.execute(
                 "INSERT INTO requests (id, requester, title, created_at, customer, channel, "
                 "priority, action, packages, hosts, inventory, limit_expr, status, received_at, "
-                "notes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "notes, sla) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (req.id, req.requester, req.title, req.created_at, req.customer, req.channel,
                  req.priority, req.action, json.dumps(req.packages), json.dumps(req.hosts),
                  req.inventory, req.limit_expr, req.status, req.received_at,
-                 json.dumps(req.notes)))
+                 json.dumps(req.notes), json.dumps(req.sla) if req.sla else None))
 
     def update_request(self, req: Request) -> None:
         with self._tx() as db:
@@ -477,7 +484,8 @@ class RecordStore:
             inventory=row["inventory"], limit_expr=row["limit_expr"],
             acknowledged_at=row["acknowledged_at"], fulfilled_at=row["fulfilled_at"],
             closed_at=row["closed_at"], cancelled_at=row["cancelled_at"],
-            notes=json.loads(row["notes"]))
+            notes=json.loads(row["notes"]),
+            sla=json.loads(row["sla"]) if row["sla"] else None)
 
     def record_notification(self, *, event: str, channel: str, target: str, ok: bool,
                             error: str | None = None, request_id: str | None = None,

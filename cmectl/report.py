@@ -24,10 +24,11 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cmectl.contract import Contract
 from cmectl.errors import UsageError
 from cmectl.records import RecordStore, Run
-from cmectl.requests import FULFIL_HOURS, RESPONSE_MINUTES, service_level
-from cmectl.sla import Calendar
+from cmectl.requests import service_level
+from cmectl.sla import Calendar, load_calendar
 
 MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 DONE = ("ok", "changed")  # host statuses that mean the packages are there
@@ -142,8 +143,8 @@ class Report:
     period: Period
     calendar: str
     generated_at: str
-    response_target_minutes: int
-    fulfilment_target_hours: dict[str, int]
+    response_target_minutes: float
+    fulfilment_target_hours: dict[str, float]
     requests: list[RequestRow]
     totals: Totals
     installed: list[Installed]  # latest successful install per (host, package)
@@ -207,12 +208,13 @@ def _failing_package(run: Run, task: str | None) -> str:
     return role.strip() if sep and role.strip() in run.packages else ", ".join(run.packages)
 
 
-def build_report(store: RecordStore, customer: str, month: str, calendar: Calendar,
-                 response_minutes: int = RESPONSE_MINUTES,
+def build_report(store: RecordStore, customer: str, month: str, contract: Contract,
                  now: dt.datetime | None = None) -> Report:
-    """The report of ``customer``'s requests received in ``month`` (YYYY-MM)."""
+    """The report of ``customer``'s requests received in ``month`` (YYYY-MM), each measured
+    against the terms it was opened under; the heading shows ``contract``'s current terms."""
     if not customer or not customer.strip():
         raise UsageError("no customer given", "name the customer with --customer")
+    calendar = load_calendar(contract.calendar)
     start, end = month_bounds(month, calendar.tz)
     now = now or dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
@@ -229,7 +231,7 @@ def build_report(store: RecordStore, customer: str, month: str, calendar: Calend
     all_runs: list[Run] = []
     for no, req in enumerate(reqs, start=1):
         runs = store.list_runs(limit=ALL, request_id=req.id)
-        sla = service_level(req, runs, calendar, response_minutes, now)
+        sla = service_level(req, runs, contract, now)
         real = [r for r in runs if not r.check_mode]
         all_runs.extend(runs)
         response, fulfil = sla["response"], sla["fulfilment"]
@@ -282,7 +284,8 @@ def build_report(store: RecordStore, customer: str, month: str, calendar: Calend
         period=Period(month=month.strip(), start=start.isoformat(), end=end.isoformat(),
                       timezone=str(calendar.tz)),
         calendar=calendar.name, generated_at=now.astimezone(dt.UTC).isoformat(timespec="seconds"),
-        response_target_minutes=response_minutes, fulfilment_target_hours=dict(FULFIL_HOURS),
+        response_target_minutes=contract.response_minutes,
+        fulfilment_target_hours=dict(contract.fulfil_hours),
         requests=rows, totals=totals, installed=installed, failures=causes, runs_per_day=days,
     )
 

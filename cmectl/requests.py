@@ -2,7 +2,8 @@
 fulfilled when runs have succeeded on every asked-for host, then closed (or cancelled).
 
 The SLA is measured here: the first response against its target (15 minutes of business time
-by default; emergencies on the 7x24 clock) and fulfilment against a target per priority.
+by default; emergencies on the 7x24 clock) and fulfilment against a target per priority, as
+the customer's contract (cmectl.contract) sets them when the request is opened.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from cmectl.contract import FULFIL_HOURS, RESPONSE_MINUTES, Contract
 from cmectl.errors import UsageError
 from cmectl.records import (
     CHANNELS,
@@ -21,11 +23,9 @@ from cmectl.records import (
     new_request_id,
     utcnow,
 )
-from cmectl.sla import ALWAYS, Calendar, add_business_time, business_seconds
+from cmectl.sla import ALWAYS, Calendar, add_business_time, business_seconds, load_calendar
 
-RESPONSE_MINUTES = 15
-# Fulfilment targets in hours of the request's clock (business time; 7x24 for emergencies).
-FULFIL_HOURS = {"emergency": 4, "high": 8, "normal": 16, "low": 40}
+__all__ = ["FULFIL_HOURS", "RESPONSE_MINUTES", "open_request", "service_level"]
 DONE = ("ok", "changed")
 
 
@@ -44,7 +44,9 @@ def open_request(store: RecordStore, *, title: str, customer: str, requester: st
                  channel: str, priority: str, packages: list[str], hosts: list[str],
                  action: str = "install", inventory: str | None = None,
                  limit: str | None = None, received_at: str | None = None,
-                 request_id: str | None = None) -> Request:
+                 request_id: str | None = None, contract: Contract | None = None) -> Request:
+    """Record a new request; ``contract`` (default: the built-in terms) sets the targets it is
+    held to, copied onto the request."""
     if channel not in CHANNELS:
         raise UsageError(f"channel {channel!r} is not known", f"use one of {', '.join(CHANNELS)}")
     if priority not in PRIORITIES:
@@ -57,6 +59,7 @@ def open_request(store: RecordStore, *, title: str, customer: str, requester: st
         title=title, customer=customer, requester=requester, channel=channel,
         priority=priority, action=action, packages=packages, hosts=hosts,
         inventory=inventory, limit_expr=limit,
+        sla=(contract or Contract(source="built-in defaults")).terms(priority),
     )
     if req.received_at > now:
         raise UsageError(f"--received {received_at} is in the future", "give when it was asked")
@@ -186,16 +189,24 @@ def _measure(clock: Calendar, received: dt.datetime, target_s: float, at: str | 
                  met)
 
 
-def service_level(req: Request, runs: list[Run], calendar: Calendar,
-                  response_minutes: int = RESPONSE_MINUTES,
+def terms_of(req: Request, contract: Contract) -> dict[str, Any]:
+    """The terms ``req`` is held to: those copied onto it when it was opened, else (requests
+    recorded before contracts were kept) ``contract``'s."""
+    return req.sla or contract.terms(req.priority)
+
+
+def service_level(req: Request, runs: list[Run], contract: Contract,
                   now: dt.datetime | None = None) -> dict[str, Any]:
     """Whether the response and fulfilment targets were met, and by how much."""
+    terms = terms_of(req, contract)
+    calendar: Calendar = load_calendar(terms["calendar"])
     clock = ALWAYS if req.priority == "emergency" else calendar
     now = now or dt.datetime.now(dt.UTC)
     received = dt.datetime.fromisoformat(req.received_at)
-    response = _measure(clock, received, response_minutes * 60, first_response(req, runs), now)
-    fulfil = _measure(clock, received, FULFIL_HOURS[req.priority] * 3600, req.fulfilled_at, now)
+    response = _measure(clock, received, terms["response_minutes"] * 60,
+                        first_response(req, runs), now)
+    fulfil = _measure(clock, received, terms["fulfil_hours"] * 3600, req.fulfilled_at, now)
     if req.status == "cancelled":
         fulfil.met = None
     return {"clock": clock.name, "response": response.to_dict(),
-            "fulfilment": fulfil.to_dict()}
+            "fulfilment": fulfil.to_dict(), "terms": terms}

@@ -227,6 +227,10 @@ def request_detail(req, sla, runs) -> None:
                             f"  {req.action} {', '.join(req.packages)} on "
                             f"{len(req.hosts)} hosts: {', '.join(req.hosts)}"))
     out.print(f"received {req.received_at}  clock {sla['clock']}")
+    terms = sla.get("terms")
+    if terms:
+        out.print(f"[dim]targets: response {terms['response_minutes']:g} min, fulfilment "
+                  f"{terms['fulfil_hours']:g} h ({terms['source']})[/]")
     out.print(_clock_line("response", sla["response"]))
     out.print(_clock_line("fulfilment", sla["fulfilment"]))
     for note in req.notes:

@@ -126,3 +126,12 @@ def store_url(request, tmp_path):
     with psycopg.connect(server + "/postgres", autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return f"{server}/{name}"
+
+
+@pytest.fixture
+def run_cli_each_store(run_cli, store_url, monkeypatch):
+    """``run_cli`` with the record store set to SQLite, then to a real PostgreSQL database
+    (the ``store`` setting, given as CMECTL_STORE the way an engineer would)."""
+    if store_url:
+        monkeypatch.setenv("CMECTL_STORE", store_url)
+    return run_cli

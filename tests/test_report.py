@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from cmectl.contract import Contract
 from cmectl.errors import UsageError
 from cmectl.events import EventReducer
 from cmectl.records import HostResult, Run, open_store
@@ -30,11 +31,10 @@ from cmectl.report import (
     render_json,
 )
 from cmectl.requests import acknowledge, cancel, open_request, refresh_fulfilment
-from cmectl.sla import load_calendar
 from tests.conftest import load_events
 
 SH = ZoneInfo("Asia/Shanghai")
-CN = load_calendar("cn")
+CN = Contract(calendar="cn")
 CUSTOMER = "华东电力 East China Power & Light"
 LAB = ("lab-1", "lab-2", "lab-3")
 NOW = dt.datetime(2026, 11, 2, 9, 10, tzinfo=SH)  # a Monday, the report made after the month

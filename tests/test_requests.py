@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from cmectl.contract import Contract
 from cmectl.errors import NotFoundError, UsageError
 from cmectl.records import HostResult, Run, open_store
 from cmectl.requests import (
@@ -20,7 +21,7 @@ from cmectl.requests import (
 from cmectl.sla import load_calendar
 
 SH = ZoneInfo("Asia/Shanghai")
-CN = load_calendar("cn")
+CN = Contract(calendar="cn")
 
 
 def iso(y, m, d, hh, mm=0):
@@ -115,7 +116,7 @@ def at(text):
 def test_response_met_with_time_to_spare(store):
     req = acknowledge(store, new(store).id, at=iso(2026, 11, 24, 10, 9))
     sla = service_level(req, [], CN, now=at(iso(2026, 11, 24, 12)))
-    assert sla["clock"] == CN.name
+    assert sla["clock"] == load_calendar("cn").name
     assert sla["response"]["met"] is True and sla["response"]["margin_s"] == 6 * 60
 
 
@@ -157,7 +158,8 @@ def test_open_request_clock_is_running_then_breached(store):
     assert late["response"]["met"] is False
 
 
-def test_cli_open_ack_show(run_cli, tmp_path):
+def test_cli_open_ack_show(run_cli_each_store, tmp_path):
+    run_cli = run_cli_each_store
     opened = run_cli("request", "open", "--title", "nginx for the shop", "--customer", "acme",
                      "--requester", "Li Lei", "--channel", "wechat", "-p", "nginx",
                      "--hosts", "web-1,web-2", "--id", "SR-CLI-1", "--json")
@@ -175,7 +177,8 @@ def test_cli_open_ack_show(run_cli, tmp_path):
     assert bad.code == 3 and "did you mean 'nginx'" in bad.stderr
 
 
-def test_cli_report_for_this_month(run_cli, tmp_path):
+def test_cli_report_for_this_month(run_cli_each_store, tmp_path):
+    run_cli = run_cli_each_store
     month = dt.datetime.now(SH).strftime("%Y-%m")
     run_cli("request", "open", "--title", "nginx", "--customer", "globex", "-p", "nginx",
             "--hosts", "web-1", "--id", "SR-REP-1")

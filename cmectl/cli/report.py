@@ -19,13 +19,12 @@ def report(customer: str, month: str, fmt: str, output: str | None) -> None:
 
     from cmectl import ui
     from cmectl.config import cmectl_home, load_settings
+    from cmectl.contract import for_settings
     from cmectl.records import open_store
     from cmectl.report import build_report, render_csv, render_html, render_json
-    from cmectl.sla import load_calendar
 
-    settings = load_settings()
-    data = build_report(open_store(cmectl_home()), customer, month,
-                        load_calendar(settings.calendar), settings.sla_response_minutes)
+    contract = for_settings(load_settings(), cmectl_home(), customer)
+    data = build_report(open_store(cmectl_home()), customer, month, contract)
     text = {"html": render_html, "csv": render_csv, "json": render_json}[fmt](data)
     if output:
         # utf-8-sig for CSV: spreadsheet programs then read the Chinese text correctly.

@@ -21,14 +21,13 @@ def _store():
 
 def _show(store, req, as_json: bool) -> None:
     from cmectl import ui
-    from cmectl.config import load_settings
+    from cmectl.config import cmectl_home, load_settings
+    from cmectl.contract import for_settings
     from cmectl.requests import service_level
-    from cmectl.sla import load_calendar
 
-    settings = load_settings()
     runs = store.list_runs(limit=10_000, request_id=req.id)
-    sla = service_level(req, runs, load_calendar(settings.calendar),
-                        settings.sla_response_minutes)
+    contract = for_settings(load_settings(), cmectl_home(), req.customer)
+    sla = service_level(req, runs, contract)
     if as_json:
         ui.emit_json({**req.to_dict(), "sla": sla, "runs": [r.id for r in runs]})
     else:
@@ -75,14 +74,17 @@ def open_(title, customer, requester, channel, priority, packages, action, inven
     else:
         raise UsageError("no hosts given", "name them with -i INVENTORY [-l LIMIT] or --hosts")
     from cmectl import notify, ui
-    from cmectl.config import cmectl_home
+    from cmectl.config import cmectl_home, load_settings
+    from cmectl.contract import for_settings
 
-    notify.load_config(customer, cmectl_home(), ui.notice)  # a broken file: error before saving
+    # A broken notification or contract file: an error before anything is saved.
+    notify.load_config(customer, cmectl_home(), ui.notice)
+    contract = for_settings(load_settings(), cmectl_home(), customer)
     store = _store()
     req = open_request(store, title=title, customer=customer, requester=requester,
                        channel=channel, priority=priority, packages=ids, hosts=sorted(names),
                        action=action, inventory=inventory, limit=limit, received_at=received,
-                       request_id=request_id)
+                       request_id=request_id, contract=contract)
     notify.notify(store, "request_opened", customer=customer, request=req, home=cmectl_home(),
                   timeout=5, warn=ui.notice)
     _show(store, req, as_json)
