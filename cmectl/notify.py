@@ -18,6 +18,8 @@ Configuration is per customer, in ``$CMECTL_HOME/notify/<customer>.toml``, falli
 
     [[wecom]]
     webhook = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=..."  # or webhook_env
+    mention_user_ids = ["zhangsan"]  # optional: @ them in the message; also mention_mobiles,
+                                     # mention_all (sent as a short text message after it)
 
     [[email]]
     host = "smtp.example.com"
@@ -31,6 +33,10 @@ Configuration is per customer, in ``$CMECTL_HOME/notify/<customer>.toml``, falli
 
 A DingTalk robot may be secured by signing (give its secret), by keywords (every message
 title starts with "cmectl", so use that keyword) or by IP addresses.
+
+Group robots accept 20 messages a minute each: cmectl keeps, per webhook and across all its
+processes, the times of the last messages under ``$CMECTL_HOME/notify/.sent/`` and waits
+before a 21st (never longer than a minute).
 
 A file holding a secret (a webhook, whose token lets anyone post to the group, a signing secret
 or a password) should be mode 0600; otherwise a warning is given. Plain ``http://`` webhooks
@@ -74,6 +80,9 @@ CLOCKS = ("response", "fulfilment")
 SLA_RISK_ATTEMPTS = 3
 MAX_FAILING_HOSTS = 10  # failing hosts listed in a run_finished message
 WECOM_MAX_BYTES = 4096  # WeCom's limit on markdown content (UTF-8)
+WECOM_TEXT_MAX_BYTES = 2048  # and on text content
+ROBOT_LIMIT = 20  # messages a group robot accepts per ROBOT_PERIOD seconds (DingTalk and WeCom)
+ROBOT_PERIOD = 60.0
 DINGTALK_MAX_BYTES = 18_000  # DingTalk's limit is about 20,000 bytes for the whole message
 MASK = "****"
 
@@ -217,6 +226,10 @@ class DingTalk(_Webhook):
 
 @dataclass(frozen=True)
 class WeCom(_Webhook):
+    mention_user_ids: tuple[str, ...] = ()
+    mention_mobiles: tuple[str, ...] = ()
+    mention_all: bool = False
+
     kind = "wecom"
     required_param = "key"
 
@@ -268,7 +281,8 @@ _TOP_KEYS = ("events", "timezone", "dingtalk", "wecom", "email")
 _KEYS = {
     "dingtalk": ("webhook", "webhook_env", "secret", "secret_env", "at_mobiles", "at_user_ids",
                  "at_all", "events", "allow_http"),
-    "wecom": ("webhook", "webhook_env", "events", "allow_http"),
+    "wecom": ("webhook", "webhook_env", "events", "allow_http", "mention_user_ids",
+              "mention_mobiles", "mention_all"),
     "email": ("host", "port", "ssl", "starttls", "user", "password", "password_env", "from",
               "to", "cafile", "events"),
 }
@@ -516,7 +530,10 @@ def _parse_dingtalk(entry: dict, where: str, warn: Warn | None) -> DingTalk:
 
 
 def _parse_wecom(entry: dict, where: str, warn: Warn | None) -> WeCom:
-    return WeCom(**_parse_webhook_fields(entry, where, "key", warn))
+    return WeCom(**_parse_webhook_fields(entry, where, "key", warn),
+                 mention_user_ids=_texts(entry, "mention_user_ids", where),
+                 mention_mobiles=_texts(entry, "mention_mobiles", where),
+                 mention_all=_flag(entry, "mention_all", where))
 
 
 def _parse_email(entry: dict, where: str, warn: Warn | None) -> Email:
@@ -854,8 +871,11 @@ def _check_errcode(answer: dict, host_label: str) -> None:
                             f"errmsg {answer.get('errmsg', '')!r}")
 
 
-def _send_dingtalk(channel: DingTalk, message: Message, timeout: float) -> None:
+def _send_dingtalk(channel: DingTalk, message: Message, timeout: float,
+                   throttle: Throttle | None = None) -> None:
     url = channel.url()
+    if throttle is not None:
+        throttle.wait(url)  # before signing: the signature's timestamp must be fresh
     secret = channel.signing_secret()
     if secret:
         timestamp = int(time.time() * 1000)
@@ -872,15 +892,35 @@ def _send_dingtalk(channel: DingTalk, message: Message, timeout: float) -> None:
     _check_errcode(_post_json(url, payload, timeout), "DingTalk")
 
 
-def _send_wecom(channel: WeCom, message: Message, timeout: float) -> None:
+def _send_wecom(channel: WeCom, message: Message, timeout: float,
+                throttle: Throttle | None = None) -> None:
+    # Markdown can @ people only by user id (<@id>); phone numbers and @all need a text
+    # message, sent right after with the title as its text.
+    tags = "".join(f"<@{who}>" for who in channel.mention_user_ids)
+    room = WECOM_MAX_BYTES - len(tags.encode()) - 1
     content = message.fitted(
-        lambda m: m.markdown("###", line_break="\n", quote_items=True, colour=True),
-        WECOM_MAX_BYTES)
-    payload = {"msgtype": "markdown", "markdown": {"content": content}}
-    _check_errcode(_post_json(channel.url(), payload, timeout), "WeCom")
+        lambda m: m.markdown("###", line_break="\n", quote_items=True, colour=True), room)
+    if tags:
+        content = f"{content}{tags}\n"
+    url = channel.url()
+    _post_robot(throttle, url, {"msgtype": "markdown", "markdown": {"content": content}},
+                timeout, "WeCom")
+    if channel.mention_mobiles or channel.mention_all:
+        text = {"content": _clip(message.title, WECOM_TEXT_MAX_BYTES // 4),
+                "mentioned_mobile_list": [*channel.mention_mobiles,
+                                          *(["@all"] if channel.mention_all else [])]}
+        _post_robot(throttle, url, {"msgtype": "text", "text": text}, timeout, "WeCom")
 
 
-def _send_email(channel: Email, message: Message, timeout: float) -> None:
+def _post_robot(throttle: Throttle | None, url: str, payload: dict, timeout: float,
+                label: str) -> None:
+    if throttle is not None:
+        throttle.wait(url)
+    _check_errcode(_post_json(url, payload, timeout), label)
+
+
+def _send_email(channel: Email, message: Message, timeout: float,
+                throttle: Throttle | None = None) -> None:
     import smtplib
     import ssl
     from email.message import EmailMessage
@@ -934,14 +974,58 @@ def _refusals(refused: dict) -> str:
                      for address, (code, text) in refused.items())
 
 
-_SENDERS: dict[str, Callable[[Any, Message, float], None]] = {
+_SENDERS: dict[str, Callable[..., None]] = {
     "dingtalk": _send_dingtalk, "wecom": _send_wecom, "email": _send_email}
 
 
-def _deliver(channel: _Channel, message: Message, timeout: float) -> str | None:
+class Throttle:
+    """At most ``limit`` messages per ``period`` seconds to each robot webhook, counted across
+    every cmectl process sharing ``folder`` (a file per webhook, named by a hash of its URL,
+    holding the times of its latest messages, under an exclusive lock)."""
+
+    def __init__(self, folder: Path, limit: int | None = None, period: float | None = None):
+        self.folder = folder
+        self.limit = limit or ROBOT_LIMIT
+        self.period = period or ROBOT_PERIOD
+
+    def wait(self, url: str) -> float:
+        """Block until a message to ``url`` is within the limit, and count it; returns the
+        seconds waited."""
+        import fcntl
+
+        base = url.partition("#")[0]
+        name = hashlib.sha256(base.encode()).hexdigest()[:24]
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            handle = open(self.folder / name, "a+", encoding="ascii")  # noqa: SIM115
+        except OSError:
+            return 0.0  # no place to count: send rather than not at all
+        waited = 0.0
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            try:
+                times = [float(t) for t in handle.read().split()]
+            except ValueError:
+                times = []
+            now = time.time()
+            times = sorted(t for t in times if t > now - self.period)
+            if len(times) >= self.limit:
+                waited = min(times[-self.limit] + self.period - now, self.period)
+                time.sleep(max(waited, 0.0))
+                now = time.time()
+            times = [*times[-(self.limit - 1):], now]
+            handle.seek(0)
+            handle.truncate()
+            handle.write("\n".join(f"{t:.3f}" for t in times))
+        return max(waited, 0.0)
+
+
+def _deliver(channel: _Channel, message: Message, timeout: float,
+             throttle: Throttle | None = None) -> str | None:
     """Send; None when delivered, else the reason, free of secrets."""
     try:
-        _SENDERS[channel.kind](channel, message, timeout)
+        _SENDERS[channel.kind](channel, message, timeout, throttle)
     except DeliveryError as exc:
         return mask(str(exc), channel.secrets())
     except Exception as exc:  # a notification must never take the run down with it
@@ -1010,19 +1094,53 @@ def notify(store: RecordStore, event: str, *, customer: str | None,
     if event == "sla_risk" and sla is not None:
         recorded_event = f"sla_risk:{sla.get('clock', 'response')}"
     request_id = request.id if request is not None else run.request_id if run else None
+    return _deliver_all(store, channels, message, recorded_event, request_id,
+                        run.id if run is not None else None, home, timeout, warn)
+
+
+def _deliver_all(store: RecordStore, channels: Iterable[_Channel], message: Message,
+                 recorded_event: str, request_id: str | None, run_id: str | None,
+                 home: Path | None, timeout: float, warn: Warn | None) -> list[Delivery]:
+    throttle = Throttle(config_dir(home) / ".sent")
     deliveries = []
     for channel in channels:
-        error = _deliver(channel, message, timeout)
+        error = _deliver(channel, message, timeout, throttle)
         delivery = Delivery(recorded_event, channel.kind, channel.target, error is None, error)
         try:
             store.record_notification(event=recorded_event, channel=channel.kind,
                                       target=delivery.target, ok=delivery.ok,
                                       error=delivery.error, request_id=request_id,
-                                      run_id=run.id if run is not None else None)
+                                      run_id=run_id)
         except sqlite3.Error as exc:
             _warn(warn, f"could not record the {channel.kind} notification: {exc}")
         deliveries.append(delivery)
     return deliveries
+
+
+def send_test(store: RecordStore, customer: str, *, home: Path | None = None,
+              timeout: float = 10, warn: Warn | None = None) -> list[Delivery]:
+    """Send a test message to every channel configured for ``customer`` (whatever events they
+    are set to), recorded as event ``test``. Raises UsageError when nothing is configured."""
+    import getpass
+    import socket
+
+    config = load_config(customer, home, warn)
+    if config is None or not config.channels:
+        raise UsageError(f"no notification channels are configured for {customer!r}",
+                         f"write {config_dir(home) / (customer + '.toml')} (see "
+                         f"'Notifications' in the README)")
+    tz = config.timezone or _default_timezone(home)
+    try:
+        who = f"{getpass.getuser()}@{socket.gethostname()}"
+    except (KeyError, OSError):
+        who = socket.gethostname()
+    message = Message(
+        title="cmectl 测试消息 Test message",
+        fields=(("客户 Customer", customer), ("发送 Sent by", who),
+                ("时间 At", _local(dt.datetime.now(dt.UTC), tz)),
+                ("配置 Config", str(config.path))))
+    return _deliver_all(store, config.channels, message, "test", None, None, home, timeout,
+                        warn)
 
 
 # -- SLA risk -----------------------------------------------------------------------------

@@ -256,6 +256,16 @@ def hosts_table(hosts: dict, problems: dict) -> None:
     out.print(table)
 
 
+def deliveries_table(deliveries) -> None:
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("channel", "target", "result"):
+        table.add_column(col, overflow="fold")
+    for d in deliveries:
+        table.add_row(d.channel, d.target,
+                      _styled("ok") if d.ok else Text(f"failed: {d.error}", style="red"))
+    out.print(table)
+
+
 def ping_table(rows) -> None:
     table = Table(show_edge=False, pad_edge=False)
     for col in ("host", "reachable", "via", "message"):

@@ -70,7 +70,7 @@ class Robot:
                 parts = urllib.parse.urlsplit(self.path)
                 robot.received.append({"path": parts.path, "query": parts.query,
                                        "content_type": self.headers.get("Content-Type"),
-                                       "body": body})
+                                       "body": body, "at": time.time()})
                 if robot.kind == "broken":
                     self._answer(500, b"upstream exploded")
                     return
@@ -122,6 +122,16 @@ class Robot:
             return 0, "ok"
         if parts.path != "/cgi-bin/webhook/send" or params.get("key") != [WECOM_KEY]:
             return 93000, "invalid webhook url"
+        if payload.get("msgtype") == "text":
+            text = payload.get("text", {})
+            if not isinstance(text.get("content"), str) or not text["content"]:
+                return 40035, "missing text.content"
+            if len(text["content"].encode()) > 2048:
+                return 40058, "text.content exceed max length 2048"
+            for key in ("mentioned_list", "mentioned_mobile_list"):
+                if not isinstance(text.get(key, []), list):
+                    return 40035, f"invalid {key}"
+            return 0, "ok"
         content = payload.get("markdown", {}).get("content")
         if payload.get("msgtype") != "markdown" or not isinstance(content, str) or not content:
             return 40035, "missing markdown.content"

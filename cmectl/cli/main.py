@@ -13,7 +13,7 @@ import click
 
 from cmectl import __version__
 from cmectl.cli import apply as apply_cmds
-from cmectl.cli import catalog, config, hosts, lab, ping, report, request, runs
+from cmectl.cli import catalog, config, hosts, lab, notify, ping, report, request, runs
 from cmectl.errors import CmectlError, ExitCode
 
 _debug = False
@@ -44,6 +44,7 @@ cli.add_command(request.group)
 cli.add_command(hosts.group)
 cli.add_command(ping.ping)
 cli.add_command(report.report)
+cli.add_command(notify.group)
 cli.add_command(lab.group)
 cli.add_command(config.group)
 
