@@ -30,6 +30,8 @@ class Package:
     verbs: tuple[str, ...]
     ports: tuple[int, ...]
     tested: dict[str, Any] = field(default_factory=dict)
+    # Packages that go first when asked for in the same run (last, when uninstalling).
+    after: tuple[str, ...] = ()
 
     @property
     def available(self) -> bool:
@@ -48,6 +50,7 @@ class Package:
             "verbs": list(self.verbs),
             "ports": list(self.ports),
             "tested": self.tested,
+            "after": list(self.after),
         }
 
 
@@ -103,13 +106,36 @@ class Catalogue:
                 )
             if pkg not in seen:
                 seen.append(pkg)
-        return seen
+        ordered = _dependency_order(seen)
+        return ordered[::-1] if verb == "uninstall" else ordered
 
     def role_dir(self, pkg: Package) -> Path:
         return self.root / "roles" / pkg.role
 
     def variables(self, pkg: Package, entry_point: str = "main") -> list[Variable]:
         return role_variables(self.role_dir(pkg), entry_point)
+
+
+def _dependency_order(packages: list[Package]) -> list[Package]:
+    """``packages`` with each one after those it names in ``after`` (among them), otherwise
+    in the order given."""
+    by_id = {p.id: p for p in packages}
+    done: list[Package] = []
+    visiting: set[str] = set()
+
+    def place(pkg: Package) -> None:
+        if pkg in done or pkg.id in visiting:
+            return  # placed already, or a cycle in the catalogue: keep the given order
+        visiting.add(pkg.id)
+        for first in pkg.after:
+            if first in by_id:
+                place(by_id[first])
+        visiting.discard(pkg.id)
+        done.append(pkg)
+
+    for pkg in packages:
+        place(pkg)
+    return done
 
 
 def _package(raw: dict[str, Any], source: Path) -> Package:
@@ -131,6 +157,7 @@ def _package(raw: dict[str, Any], source: Path) -> Package:
         verbs=tuple(raw.get("verbs") or VERBS),
         ports=tuple(raw.get("ports") or ()),
         tested=dict(raw.get("tested") or {}),
+        after=tuple(raw.get("after") or ()),
     )
 
 
@@ -143,6 +170,11 @@ def _load(root: Path) -> Catalogue:
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise UsageError(f"{source}: duplicate ids {', '.join(dupes)}", "make each id unique")
+    for pkg in packages:
+        unknown = [a for a in pkg.after if a not in ids]
+        if unknown:
+            raise UsageError(f"{source}: {pkg.id} comes after unknown {', '.join(unknown)}",
+                             "name catalogued ids in 'after'")
     return Catalogue(packages, root)
 
 
