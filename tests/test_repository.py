@@ -26,7 +26,10 @@ def test_available_package_has_everything(pkg):
     for part in ("tasks/main.yml", "defaults/main.yml", "meta/main.yml",
                  "meta/argument_specs.yml", "README.md"):
         assert (role / part).is_file(), f"{pkg.id}: roles/{pkg.role}/{part} is missing"
-    assert (ROOT / "molecule" / pkg.role / "molecule.yml").is_file()
+    if "Debian" in pkg.platforms:
+        assert (ROOT / "molecule" / pkg.role / "molecule.yml").is_file()
+    else:  # Windows or RHEL only: nothing here converges it; its generated files are tested
+        assert (ROOT / "tests" / "roles" / f"test_{pkg.role}.py").is_file()
     assert set(pkg.verbs) <= {"install", "uninstall", "verify"}
     if "verify" in pkg.verbs:
         assert (role / "tasks/verify.yml").is_file()
@@ -63,9 +66,10 @@ def test_role_platforms_match_the_catalogue(pkg):
 
 
 def test_every_role_is_catalogued():
+    """Except cmectl_* roles: building blocks the catalogued roles share, never run alone."""
     roles = {p.role for p in CATALOGUE}
     for path in (ROOT / "roles").iterdir():
-        if path.is_dir():
+        if path.is_dir() and not path.name.startswith("cmectl_"):
             assert path.name in roles, f"roles/{path.name} is not in catalogue.yml"
 
 
