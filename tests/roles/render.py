@@ -46,7 +46,7 @@ def role_vars(role: str, *, family: str | None = None, **overrides: Any) -> dict
     family = family or facts["os_family"]
     for path in (base / "defaults/main.yml", base / "vars/main.yml", base / f"vars/{family}.yml"):
         if path.is_file():
-            variables.update(loader.load_from_file(str(path)) or {})
+            variables.update(loader.load_from_file(str(path), trusted_as_template=True) or {})
     variables.update(_TEMPLATE_VARS)
     variables["ansible_facts"] = facts
     variables["inventory_hostname"] = overrides.pop("inventory_hostname", facts["hostname"])
