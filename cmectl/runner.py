@@ -301,10 +301,19 @@ def ping(inventory: Path, limit: str | None, hosts: tuple[str, ...], home: Path,
     return [found[h] for h in sorted(found)]
 
 
+WINDOWS_FACT_PATH = "C:\\ProgramData\\cmectl\\facts"
+
+
 def gather_local_facts(inventory: Path, limit: str | None, hosts: tuple[str, ...], home: Path,
                        forks: int = 10, transport: str = "ssh", connect_timeout: int = 15,
-                       keep_artifacts: int = 50, ident: str | None = None) -> list[HostFacts]:
-    """Read the local facts cmectl's roles left on each host (changes nothing)."""
+                       keep_artifacts: int = 50, ident: str | None = None,
+                       windows: tuple[str, ...] = (),
+                       roles: tuple[str, ...] = ()) -> list[HostFacts]:
+    """Read the local facts cmectl's roles left on each host (changes nothing).
+
+    Linux hosts keep them in /etc/ansible/facts.d (``ansible_local``); Windows hosts (those in
+    ``windows``) as JSON files in :data:`WINDOWS_FACT_PATH`, which Windows' setup module turns
+    into top-level facts ``ansible_<name>``: of those, the ones named in ``roles`` are kept."""
     found: dict[str, HostFacts] = {h: HostFacts(h, False, {}, "no answer") for h in hosts}
 
     def handle(event: dict[str, Any]) -> None:
@@ -313,17 +322,28 @@ def gather_local_facts(inventory: Path, limit: str | None, hosts: tuple[str, ...
         if not host:
             return
         if event.get("event") == "runner_on_ok":
-            local = (res.get("ansible_facts") or {}).get("ansible_local") or {}
+            facts = res.get("ansible_facts") or {}
+            if host in windows:
+                local = {r: facts[f"ansible_{r}"] for r in roles if f"ansible_{r}" in facts}
+            else:
+                local = facts.get("ansible_local") or {}
             found[host] = HostFacts(host, True, local)
         elif event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
             found[host] = HostFacts(host, False, {}, str(res.get("msg", "failed"))[:300])
 
-    plan = Plan(run_id="", roles=[], entry="", inventory=inventory, hosts=hosts,
-                transport=transport, connect_timeout=connect_timeout)
-    _execute(
-        ident or f"facts-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}", home, {},
-        _options(plan), _envvars(plan), keep_artifacts, handle,
-        module="ansible.builtin.setup", module_args="gather_subset=!all,!min,local",
-        host_pattern="all", inventory=str(inventory), limit=limit, forks=forks,
-    )
+    linux = tuple(h for h in hosts if h not in windows)
+    passes = [(linux, "ansible.builtin.setup", "gather_subset=!all,!min,local"),
+              (tuple(h for h in hosts if h in windows), "ansible.windows.setup",
+               f"gather_subset=!all,!min,local fact_path={WINDOWS_FACT_PATH}")]
+    stamp = ident or f"facts-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    for number, (group, module, args) in enumerate(passes):
+        if not group:
+            continue
+        plan = Plan(run_id="", roles=[], entry="", inventory=inventory, hosts=group,
+                    transport=transport, connect_timeout=connect_timeout)
+        _execute(
+            stamp if number == 0 else f"{stamp}-windows", home, {}, _options(plan),
+            _envvars(plan), keep_artifacts, handle, module=module, module_args=args,
+            host_pattern="all", inventory=str(inventory), limit=":".join(group), forks=forks,
+        )
     return [found[h] for h in sorted(found)]

@@ -33,11 +33,13 @@ def show(inventory, limit, cached, forks, transport, as_json):
     problems: dict[str, str] = {}
     if not cached:
         from cmectl import runner
+        from cmectl.catalog import load_catalogue
 
         for found in runner.gather_local_facts(
                 target.inventory, limit, target.hosts, home, forks=settings.forks,
                 transport=settings.transport, connect_timeout=settings.connect_timeout,
-                keep_artifacts=settings.keep_artifacts):
+                keep_artifacts=settings.keep_artifacts, windows=tuple(target.windows),
+                roles=tuple(p.role for p in load_catalogue())):
             if found.reachable:
                 store.save_host_view(str(target.inventory), found.host, found.local,
                                      "facts", complete=True)
