@@ -177,8 +177,27 @@ def run_detail(r) -> None:
         table.add_row(h.host, _styled(h.status), str(h.ok), str(h.changed), str(h.failed),
                       took, detail)
     out.print(table)
+    steps = manual_steps(r)
+    if steps:
+        out.print("[bold]still to do by hand[/] (the vendors' own steps, after this run):")
+        for package, items in steps.items():
+            for item in items:
+                out.print(f"  [ ] {package}: {item}")
     if r.log_path:
         out.print(f"[dim]log: {r.log_path}[/]")
+
+
+def manual_steps(r) -> dict[str, list[str]]:
+    """The steps roles could not do themselves (licence import, first-login wizard...), as
+    they left them in their facts (``manual_steps``): package -> steps, each once."""
+    found: dict[str, list[str]] = {}
+    for h in r.hosts:
+        for package, facts in h.installed.items():
+            items = facts.get("manual_steps") if isinstance(facts, dict) else None
+            for item in items or []:
+                if isinstance(item, str) and item not in found.setdefault(package, []):
+                    found[package].append(item)
+    return {k: v for k, v in found.items() if v}
 
 
 def lab_summary(lab) -> None:

@@ -59,3 +59,23 @@ def test_not_a_terminal_prints_plain_lines_per_finished_host(pipe):
     assert lines == ["install nginx: 2 hosts", "  a: done (2 changed)",
                      "  b: failed - nginx : Install: boom"]
     assert "\x1b[" not in pipe.getvalue()
+
+
+def test_run_detail_lists_the_manual_steps_once(monkeypatch):
+    from cmectl.records import HostResult, Run
+
+    buf = io.StringIO()
+    monkeypatch.setattr(ui, "out", Console(file=buf, force_terminal=False, width=140))
+    steps = ["Import the licence file in the administration console",
+             "Finish the first-login wizard as the system administrator"]
+    run = Run(id="r1", request_id="SR-1", action="install", packages=["weaver-oa"],
+              inventory="i", started_at="2026-11-24T02:00:00+00:00", status="ok",
+              hosts=[HostResult(h, "changed", installed={"weaver_oa": {
+                  "version": "9.0", "manual_steps": steps}}) for h in ("oa-1", "oa-2")])
+    ui.run_detail(run)
+    text = buf.getvalue()
+    assert "still to do by hand" in text
+    assert text.count("[ ] weaver_oa: Import the licence file") == 1
+    assert text.count("[ ] weaver_oa: Finish the first-login wizard") == 1
+    assert ui.manual_steps(Run(id="r2", request_id="SR-2", action="install", packages=["x"],
+                               inventory="i", started_at="t", status="ok")) == {}
