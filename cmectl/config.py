@@ -17,6 +17,17 @@ from cmectl.errors import UsageError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def read_toml(path: Path, fix: str) -> dict[str, Any]:
+    """A TOML file's content, or a UsageError naming the file; ``fix`` says where to look."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}",
+                         "check the file's owner and permissions") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path} is not valid TOML ({exc})", fix) from None
+
+
 def project_root() -> Path:
     """The checkout that holds roles/, playbooks/ and the catalogue."""
     root = Path(os.environ.get("CMECTL_PROJECT_DIR", PROJECT_ROOT))

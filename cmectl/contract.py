@@ -21,11 +21,11 @@ Keys left out fall back to the settings (``calendar``, ``sla_response_minutes``)
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cmectl.config import read_toml
 from cmectl.errors import UsageError
 
 # Fulfilment targets in hours of the request's clock (business time; 7x24 for emergencies).
@@ -74,14 +74,7 @@ def _positive(value: Any, where: str) -> float:
 
 def parse_contract(path: Path, *, calendar: str, response_minutes: float) -> Contract:
     """Read a contract file; ``calendar`` and ``response_minutes`` fill what it leaves out."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}",
-                         "check the file's owner and permissions") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} is not valid TOML ({exc})",
-                         "fix the file (see 'SLA clock' in the README)") from None
+    data = read_toml(path, "fix the file (see 'SLA clock' in the README)")
     for key in data:
         if key not in _KEYS:
             raise UsageError(f"{path}: unknown key {key!r}", f"use only {', '.join(_KEYS)}")

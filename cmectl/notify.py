@@ -60,7 +60,6 @@ import re
 import sqlite3
 import stat
 import time
-import tomllib
 import unicodedata
 import urllib.parse
 import warnings
@@ -336,14 +335,9 @@ def _warn(warn: Warn | None, message: str) -> None:
 
 
 def parse_config(path: Path, warn: Warn | None = None) -> NotifyConfig:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}",
-                         "check the file's owner and permissions") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} is not valid TOML ({exc})",
-                         "fix the file (see 'Notifications' in the README)") from None
+    from cmectl.config import read_toml
+
+    data = read_toml(path, "fix the file (see 'Notifications' in the README)")
     for key in data:
         if key not in _TOP_KEYS:
             raise UsageError(f"{path}: unknown key {key!r}",

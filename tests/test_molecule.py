@@ -1,7 +1,7 @@
 """Every Molecule scenario, run in full (converge, idempotence, verify, uninstall).
 
 Scenarios spend much of their time waiting (package downloads, services starting), so they run
-a few at a time (CMECTL_MOLECULE_JOBS, default 2): the first test of this module starts every
+a few at a time (CMECTL_MOLECULE_JOBS, default 3): the first test of this module starts every
 selected scenario in the background, most hosts first, and each test waits for its own. Their
 instance names are unique per scenario (<role>-debian-NN), so they never share a container.
 """
@@ -23,7 +23,7 @@ from tests.conftest import ROOT
 
 SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
 BIN = Path(sys.executable).parent
-JOBS = max(1, int(os.environ.get("CMECTL_MOLECULE_JOBS", "2")))
+JOBS = max(1, int(os.environ.get("CMECTL_MOLECULE_JOBS", "3")))
 TIMEOUT = 2400  # seconds for one scenario
 
 
