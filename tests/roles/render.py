@@ -59,7 +59,9 @@ def render(role: str, template: str, *, family: str | None = None, **overrides: 
     loader = DataLoader()
     path = ROLES / role / "templates" / template
     templar = Templar(loader=loader, variables=role_vars(role, family=family, **overrides))
-    return templar.template(trust_as_template(path.read_text(encoding="utf-8")))
+    # As the template module does: a file's backslashes are Jinja's to read, not escaped.
+    return templar.template(trust_as_template(path.read_text(encoding="utf-8")),
+                            escape_backslashes=False)
 
 
 def value(role: str, expression: str, *, family: str | None = None, **overrides: Any) -> Any:
