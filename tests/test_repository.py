@@ -26,7 +26,13 @@ def test_available_package_has_everything(pkg):
     for part in ("tasks/main.yml", "defaults/main.yml", "meta/main.yml",
                  "meta/argument_specs.yml", "README.md"):
         assert (role / part).is_file(), f"{pkg.id}: roles/{pkg.role}/{part} is missing"
-    if "Debian" in pkg.platforms:
+    via = pkg.tested.get("molecule_via")
+    if via:  # a thin role over a shared one, whose code path another role's scenario runs
+        assert (ROOT / "molecule" / via / "molecule.yml").is_file()
+        shared = re.findall(r"name: (cmectl_\w+)", (role / "tasks/main.yml").read_text())
+        assert shared and set(shared) <= set(re.findall(
+            r"name: (cmectl_\w+)", (ROOT / "roles" / via / "tasks/main.yml").read_text()))
+    elif "Debian" in pkg.platforms:
         assert (ROOT / "molecule" / pkg.role / "molecule.yml").is_file()
     else:  # Windows or RHEL only: nothing here converges it; its generated files are tested
         assert (ROOT / "tests" / "roles" / f"test_{pkg.role}.py").is_file()
