@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar, trust_as_template
+
+init_plugin_loader()  # filters, tests and lookups from the installed collections too
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
 
