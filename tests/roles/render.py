@@ -57,17 +57,38 @@ def role_vars(role: str, *, family: str | None = None, **overrides: Any) -> dict
     return variables
 
 
-def render(role: str, template: str, *, family: str | None = None, **overrides: Any) -> str:
-    """Render ``roles/<role>/templates/<template>`` with :func:`role_vars`."""
-    loader = DataLoader()
+def trusted(obj: Any) -> Any:
+    """``obj`` with every string trusted as a template, as a real run trusts a role's YAML
+    (task vars, values a test hands in that refer to other variables)."""
+    if isinstance(obj, str):
+        return trust_as_template(obj)
+    if isinstance(obj, dict):
+        return {key: trusted(item) for key, item in obj.items()}
+    if isinstance(obj, list):
+        return [trusted(item) for item in obj]
+    return obj
+
+
+def template_file(templar: Templar, role: str, template: str) -> str:
+    """``roles/<role>/templates/<template>`` rendered with ``templar``; as the template module
+    does, a file's backslashes are Jinja's to read, not escaped."""
     path = ROLES / role / "templates" / template
-    templar = Templar(loader=loader, variables=role_vars(role, family=family, **overrides))
-    # As the template module does: a file's backslashes are Jinja's to read, not escaped.
     return templar.template(trust_as_template(path.read_text(encoding="utf-8")),
                             escape_backslashes=False)
 
 
-def value(role: str, expression: str, *, family: str | None = None, **overrides: Any) -> Any:
+def expression(templar: Templar, text: str) -> Any:
+    """One Jinja expression evaluated with ``templar``."""
+    return templar.template(trust_as_template("{{ " + text + " }}"))
+
+
+def render(role: str, template: str, *, family: str | None = None, **overrides: Any) -> str:
+    """Render ``roles/<role>/templates/<template>`` with :func:`role_vars`."""
+    templar = Templar(loader=DataLoader(), variables=role_vars(role, family=family, **overrides))
+    return template_file(templar, role, template)
+
+
+def value(role: str, expression_: str, *, family: str | None = None, **overrides: Any) -> Any:
     """Evaluate one Jinja expression (e.g. a derived ``__role_*`` variable) in the role's scope."""
     templar = Templar(loader=DataLoader(), variables=role_vars(role, family=family, **overrides))
-    return templar.template(trust_as_template("{{ " + expression + " }}"))
+    return expression(templar, expression_)

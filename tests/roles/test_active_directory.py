@@ -14,18 +14,7 @@ import yaml
 
 from cmectl.catalog import load_catalogue
 from cmectl.errors import VariableError
-from cmectl.variables import check_vars
-from tests.roles.test_cmectl_win_fact import (
-    ROLES,
-    ROOT,
-    evaluate,
-    every_task_file,
-    failing_asserts,
-    first_failures,
-    load_tasks,
-    syntax_check,
-    tasks_leaking,
-)
+from tests.roles import harness
 
 ROLE = "active_directory"
 DSRM = "Dsrm-S3cret!"
@@ -45,16 +34,15 @@ BASE = {"active_directory_domain": "corp.acme.example",
 
 
 def value(expression: str, **overrides):
-    return evaluate(ROLE, expression, **{**BASE, **overrides})
+    return harness.evaluate(ROLE, expression, **{**BASE, **overrides})
 
 
 def failing(**overrides):
-    return failing_asserts(ROLE, "validate.yml", **{**BASE, **overrides})
+    return harness.failing_asserts(ROLE, "validate.yml", **{**BASE, **overrides})
 
 
 def check(raw: dict, entry_point: str = "main"):
-    catalogue = load_catalogue(ROOT)
-    return check_vars(catalogue, [catalogue.get("active-directory")], raw, entry_point)
+    return harness.check_package("active-directory", raw, entry_point)
 
 
 # --- decisions ---------------------------------------------------------------------------
@@ -171,7 +159,7 @@ def test_demotion_with_everything_it_needs_passes():
 def test_a_host_of_another_domain_is_left_alone(domain_facts, ok):
     failed = failing(inventory_hostname="dc02", ansible_facts=domain_facts)
     assert failed == []
-    failed = failing_asserts(ROLE, "install.yml", **{**BASE, "inventory_hostname": "dc02",
+    failed = harness.failing_asserts(ROLE, "install.yml", **{**BASE, "inventory_hostname": "dc02",
                                                      "ansible_facts": domain_facts})
     assert (failed == ["Check that a host already in a domain is in this one"]) is not ok
 
@@ -214,11 +202,11 @@ def test_verify_takes_the_install_variables():
 # --- secrets stay out of the log, the scripts and the fact -------------------------------
 
 def test_every_task_handling_a_password_has_no_log():
-    assert tasks_leaking(ROLE, SECRETS) == []
+    assert harness.tasks_leaking(ROLE, SECRETS) == []
 
 
 def test_the_forest_removal_gets_the_passwords_as_parameters():
-    block = next(t for t in load_tasks(ROLE, "uninstall.yml") if "block" in t)["block"]
+    block = next(t for t in harness.load_tasks(ROLE, "uninstall.yml") if "block" in t)["block"]
     task = next(t for t in block if "ansible.windows.win_powershell" in t)
     args = task["ansible.windows.win_powershell"]
     assert not any(s in args["script"] for s in [*SECRETS, "{{"])
@@ -232,13 +220,14 @@ def test_the_forest_removal_gets_the_passwords_as_parameters():
 
 def test_the_connection_switch_is_not_logged():
     for name in ("promote.yml", "uninstall.yml"):
-        tasks = [t for t in yaml.safe_dump(load_tasks(ROLE, name)).split("- name: ")
+        tasks = [t for t in yaml.safe_dump(harness.load_tasks(ROLE, name)).split("- name: ")
                  if "ansible_password" in t]
         assert tasks and all("no_log: true" in t for t in tasks)
 
 
 def test_the_fact_holds_no_secret():
-    task = next(t for t in load_tasks(ROLE, "record.yml") if "ansible.builtin.include_role" in t)
+    task = next(t for t in harness.load_tasks(ROLE, "record.yml")
+                if "ansible.builtin.include_role" in t)
     facts = task["vars"]["cmectl_win_fact_facts"]
     assert task["vars"]["cmectl_win_fact_name"] == ROLE
     assert not any(s in yaml.safe_dump(facts) for s in SECRETS)
@@ -254,7 +243,7 @@ def test_the_fact_holds_no_secret():
 def test_ansible_checks_the_arguments_at_run_time(tmp_path):
     good = {"active_directory_domain": "corp.acme.example",
             "active_directory_safe_mode_password": DSRM, "active_directory_admin_password": ADMIN}
-    first = first_failures(tmp_path, ROLE, [
+    first = harness.first_failures(tmp_path, ROLE, [
         ("main", good), ("verify", good),
         ("main", {**good, "active_directory_forest_mode": "Win2022"}),
         ("main", {**good, "active_directory_dns_servers": "10.0.0.11"})])
@@ -268,12 +257,12 @@ def test_ansible_checks_the_arguments_at_run_time(tmp_path):
 # --- every module name resolves in the installed collections -------------------------------
 
 def test_syntax_check(tmp_path):
-    proc = syntax_check(tmp_path, every_task_file(ROLE))
+    proc = harness.syntax_check(tmp_path, harness.every_task_file(ROLE))
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_platforms_are_the_catalogues():
-    meta = yaml.safe_load((ROLES / ROLE / "meta" / "main.yml").read_text())
+    meta = yaml.safe_load((harness.ROLES / ROLE / "meta" / "main.yml").read_text())
     assert meta["galaxy_info"]["platforms"] == [{"name": "Windows", "versions": ["2019", "2022"]}]
-    assert load_catalogue(ROOT).get("active-directory").platforms == {
+    assert load_catalogue(harness.ROOT).get("active-directory").platforms == {
         "Windows": ["2019", "2022"]}

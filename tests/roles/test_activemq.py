@@ -8,45 +8,12 @@ import shlex
 import xml.etree.ElementTree as ET
 
 import pytest
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
 
-from tests.roles.render import ROLES, role_vars
+from tests.roles.render import render, value
 
 ROLE = "activemq"
 JAVA = "/usr/lib/jvm/java-17-openjdk-amd64"
 CORE = "{http://activemq.apache.org/schema/core}"
-
-
-def _trusted(obj):
-    """Trust the role's own values as templates, as a real run does with defaults and vars files
-    (render.py's loader leaves them untrusted, so derived __activemq_* values would stay text).
-    This helper and render() below stand in for tests/roles/render.py's until that loads the
-    role's files as trusted and renders with escape_backslashes=False like the template action."""
-    if isinstance(obj, str):
-        return trust_as_template(obj)
-    if isinstance(obj, list):
-        return [_trusted(item) for item in obj]
-    if isinstance(obj, dict):
-        return {key: _trusted(item) for key, item in obj.items()}
-    return obj
-
-
-def _templar(overrides) -> Templar:
-    facts = overrides.pop("ansible_facts", {})
-    variables = {k: _trusted(v) for k, v in role_vars(ROLE, ansible_facts=facts).items()}
-    variables.update(overrides)
-    return Templar(loader=DataLoader(), variables=variables)
-
-
-def render(_role: str, template: str, **overrides) -> str:
-    text = (ROLES / ROLE / "templates" / template).read_text(encoding="utf-8")
-    # As the template action does: backslashes in the file are Jinja's, not escaped again.
-    return _templar(overrides).template(trust_as_template(text), escape_backslashes=False)
-
-
-def value(_role: str, expression: str, **overrides):
-    return _templar(overrides).template(trust_as_template("{{ " + expression + " }}"))
 
 
 def unit(**overrides):

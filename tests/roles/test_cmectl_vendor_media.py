@@ -9,24 +9,18 @@ secret reaches a file that must not hold one, and that the roles parse (`--synta
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader
-from ansible.template import Templar, trust_as_template
 
-from cmectl.catalog import load_catalogue
 from cmectl.errors import VariableError
-from cmectl.variables import check_vars
-from tests.roles.render import ROLES, role_vars
-
-init_plugin_loader()
+from tests.roles.harness import check_package
+from tests.roles.harness import syntax_check as harness_syntax_check
+from tests.roles.render import ROLES, render
+from tests.roles.render import value as role_value
 
 ROOT = ROLES.parent
 SHARED = "cmectl_vendor_media"
@@ -37,50 +31,27 @@ JAVA_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"
 RUN_VARS = {"jdk_java_home": JAVA_HOME}
 
 
-def _trusted(value: Any) -> Any:
-    # Values read from the roles' YAML are templates in a real run (they refer to each other).
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return {k: _trusted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_trusted(v) for v in value]
-    return value
-
-
 def suite_inputs(role: str, family: str = "Debian", **overrides: Any) -> tuple[dict, dict]:
     """What a suite role hands the shared role: (cmectl_vendor_media_suite, secrets)."""
     facts = {"os_family": family} if family != "Debian" else {}
-    variables = _trusted(
-        role_vars(role, family=family, ansible_facts=facts, **{**RUN_VARS, **overrides})
-    )
-    variables["ansible_facts"] = role_vars(role, family=family, ansible_facts=facts)[
-        "ansible_facts"
-    ]
-    templar = Templar(loader=DataLoader(), variables=variables)
-    suite = templar.template(trust_as_template("{{ __" + role + "_suite }}"))
-    secrets = templar.template(trust_as_template("{{ __" + role + "_secrets }}"))
-    return suite, secrets
+    scope = {"family": family, "ansible_facts": facts, **RUN_VARS, **overrides}
+    suite = role_value(role, f"__{role}_suite", **scope)
+    return suite, role_value(role, f"__{role}_secrets", **scope)
 
 
-def shared_templar(suite: dict, secrets: dict | None = None, **overrides: Any) -> Templar:
-    variables = _trusted(role_vars(SHARED, **{**RUN_VARS, **overrides}))
-    variables["cmectl_vendor_media_suite"] = suite
-    variables["cmectl_vendor_media_secrets"] = secrets or {}
-    return Templar(loader=DataLoader(), variables=variables)
+def _shared_scope(suite: dict, secrets: dict | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    return {**RUN_VARS, **overrides, "cmectl_vendor_media_suite": suite,
+            "cmectl_vendor_media_secrets": secrets or {}}
 
 
 def render_shared(template: str, suite: dict, secrets: dict | None = None, **overrides: Any) -> str:
-    text = (ROLES / SHARED / "templates" / template).read_text(encoding="utf-8")
-    return shared_templar(suite, secrets, **overrides).template(trust_as_template(text))
+    return render(SHARED, template, **_shared_scope(suite, secrets, overrides))
 
 
 def shared_value(
     expression: str, suite: dict, secrets: dict | None = None, **overrides: Any
 ) -> Any:
-    return shared_templar(suite, secrets, **overrides).template(
-        trust_as_template("{{ " + expression + " }}")
-    )
+    return role_value(SHARED, expression, **_shared_scope(suite, secrets, overrides))
 
 
 UNIT = "etc/systemd/system/vendor.service.j2"
@@ -117,15 +88,13 @@ def properties(text: str) -> dict[str, str]:
 
 
 def rejects(package_id: str, variables: dict, entry_point: str = "main") -> str:
-    catalogue = load_catalogue()
     with pytest.raises(VariableError) as err:
-        check_vars(catalogue, [catalogue.get(package_id)], variables, entry_point)
+        check_package(package_id, variables, entry_point)
     return str(err.value)
 
 
 def accepts(package_id: str, variables: dict) -> None:
-    catalogue = load_catalogue()
-    check_vars(catalogue, [catalogue.get(package_id)], variables)
+    check_package(package_id, variables)
 
 
 def syntax_check(
@@ -151,27 +120,7 @@ def syntax_check(
             ],
         },
     ]
-    playbook = tmp_path / "playbook.yml"
-    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_ROLES_PATH": str(ROLES),
-    }
-    return subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            "localhost,",
-            "--syntax-check",
-            str(playbook),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return harness_syntax_check(tmp_path, plays)
 
 
 def no_log_on_secret_tasks(role: str) -> list[str]:

@@ -5,230 +5,30 @@ tests check the merge rules (evaluated with Ansible's own templar, the way the r
 tasks evaluate them), the JSON the role would write, the argument specs, the path that
 playbooks/apply.yml reads back, and that every task file parses with the installed collections.
 
-Every Windows role records its fact through this building block, so the helpers the Windows role
-tests share (Windows facts, templar, a validate.yml interpreter, the no_log scan, the syntax and
-run-time argument checks) live here too; test_iis, test_active_directory, test_office and
-test_dynamics import them.
+The helpers the Windows role tests share (Windows facts, templar, a validate.yml interpreter, the
+no_log scan, the syntax and run-time argument checks) live in tests/roles/harness.py.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
-import functools
 import json
-import os
-import re
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader
-from ansible.template import Templar, trust_as_template
 
 from cmectl.catalog import Package, load_catalogue
 from cmectl.errors import VariableError
 from cmectl.variables import check_vars
-from tests.roles.render import ROLES, role_vars
-
-init_plugin_loader()
+from tests.roles.harness import ROOT, evaluate, every_task_file, first_failures, syntax_check
+from tests.roles.render import ROLES
 
 ROLE = "cmectl_win_fact"
-ROOT = ROLES.parent
 NOW = "2025-03-01T10:00:00+00:00"
 EARLIER = {"package": "iis", "version": "10.0", "ports": [80, 443], "request_id": "SR-1",
            "installed_at": "2025-01-01T08:00:00+00:00",
            "updated_at": "2025-01-01T08:00:00+00:00"}
-
-
-# --- helpers the Windows role tests share (test_iis, test_active_directory, test_office,
-# test_dynamics import them: every Windows role records its fact through this building block) --
-
-# What ansible.windows.setup reports for a Windows Server 2022 host (gather_subset min).
-WINDOWS = {"os_family": "Windows", "distribution": "Microsoft Windows Server 2022 Standard",
-           "distribution_version": "10.0.20348.0", "distribution_major_version": "10",
-           "hostname": "WEB01", "fqdn": "web01.corp.example.com", "system": "Win32NT",
-           "architecture": "64-bit", "memtotal_mb": 8192}
-
-
-def _trusted(value: Any) -> Any:
-    # Values read from a role's YAML are templates in a real run (they refer to each other).
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return {k: _trusted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_trusted(v) for v in value]
-    return value
-
-
-@functools.cache
-def _role_scope(role: str) -> dict[str, Any]:
-    # defaults/main.yml, vars/main.yml (and vars/Windows.yml if a role has one), read once.
-    return role_vars(role, ansible_facts=WINDOWS)
-
-
-def templar(role: str, **overrides: Any) -> Templar:
-    """Ansible's templar with the role's defaults and vars, Windows facts and ``overrides``."""
-    variables = copy.deepcopy(_role_scope(role))
-    variables["ansible_facts"] = {**WINDOWS, **overrides.pop("ansible_facts", {})}
-    variables.update(overrides)
-    return Templar(loader=DataLoader(), variables=_trusted(variables))
-
-
-def evaluate(role: str, expression: str, **overrides: Any) -> Any:
-    """One Jinja expression in the role's scope, e.g. a derived ``__role_*`` variable."""
-    return templar(role, **overrides).template(trust_as_template("{{ " + expression + " }}"))
-
-
-def render_template(role: str, template: str, **overrides: Any) -> str:
-    """``roles/<role>/templates/<template>`` rendered as win_template renders it (template files
-    keep Jinja's own backslash escapes in string constants; line endings become CRLF on the
-    host, not here)."""
-    text = (ROLES / role / "templates" / template).read_text(encoding="utf-8")
-    return templar(role, **overrides).template(trust_as_template(text), escape_backslashes=False)
-
-
-def load_tasks(role: str, name: str) -> list[dict]:
-    return yaml.safe_load((ROLES / role / "tasks" / name).read_text()) or []
-
-
-def _as_list(value: Any) -> list:
-    return value if isinstance(value, list) else [] if value is None else [value]
-
-
-def failing_asserts(role: str, task_file: str, **overrides: Any) -> list[str]:
-    """Names of the assert tasks of ``task_file`` that fail for these variables.
-
-    A small interpreter for validate.yml files: blocks (with their when and vars), asserts
-    (with when, vars, loop and loop_var). Other tasks are skipped; validate files hold none.
-    """
-    failed: list[str] = []
-
-    def true(t: Templar, condition: Any) -> bool:
-        if isinstance(condition, bool):
-            return condition
-        return bool(t.template(trust_as_template("{{ (" + str(condition) + ") | bool }}")))
-
-    def run(tasks: list[dict], extra: dict) -> None:
-        for task in tasks:
-            scope = {**extra, **(task.get("vars") or {})}
-            t = templar(role, **overrides, **_trusted(scope))
-            if not all(true(t, c) for c in _as_list(task.get("when"))):
-                continue
-            if "block" in task:
-                run(task["block"], scope)
-                continue
-            args = task.get("ansible.builtin.assert")
-            if args is None:
-                continue
-            loop_var = (task.get("loop_control") or {}).get("loop_var", "item")
-            items = t.template(trust_as_template(task["loop"])) if "loop" in task else [None]
-            for item in items:
-                ti = templar(role, **overrides, **_trusted(scope),
-                             **({loop_var: item} if "loop" in task else {}))
-                if not all(true(ti, c) for c in _as_list(args["that"])):
-                    failed.append(task["name"])
-                    break
-
-    run(load_tasks(role, task_file), {})
-    return failed
-
-
-def _walk(tasks: list[dict], no_log: Any = False):
-    for task in tasks or []:
-        inherited = task.get("no_log", no_log)
-        for key in ("block", "rescue", "always"):
-            if key in task:
-                yield from _walk(task[key], inherited)
-        if not any(k in task for k in ("block", "rescue", "always")):
-            yield task, inherited
-
-
-JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
-
-
-def tasks_leaking(role: str, secrets: list[str], handlers: bool = True) -> list[str]:
-    """Tasks that pass one of ``secrets`` (variable names) to a module or a message without
-    no_log. Only the Jinja parts count (a message may name a variable); conditions (when, that)
-    do not print values and are not counted. include_role hands variables to a building block
-    that declares them no_log and is checked on its own (its vars are not part of the result)."""
-    files = sorted((ROLES / role / "tasks").glob("*.yml"))
-    if handlers and (ROLES / role / "handlers" / "main.yml").is_file():
-        files.append(ROLES / role / "handlers" / "main.yml")
-    leaking = []
-    for path in files:
-        for task, no_log in _walk(yaml.safe_load(path.read_text()) or []):
-            shown = {k: v for k, v in task.items()
-                     if k not in ("name", "when", "no_log", "tags", "register", "loop_control",
-                                  "changed_when", "failed_when")}
-            if "ansible.builtin.include_role" in task:
-                shown.pop("vars", None)
-            assertion = shown.get("ansible.builtin.assert")
-            if isinstance(assertion, dict):
-                shown["ansible.builtin.assert"] = {k: v for k, v in assertion.items()
-                                                   if k != "that"}
-            text = " ".join(JINJA.findall(yaml.safe_dump(shown, width=10_000)))
-            if any(re.search(rf"\b{re.escape(s)}\b", text) for s in secrets) and not no_log:
-                leaking.append(f"{path.name}: {task.get('name')}")
-    return leaking
-
-
-def syntax_check(tmp_path: Path, plays: list[dict]) -> subprocess.CompletedProcess:
-    """``ansible-playbook --syntax-check``: every module name must resolve in the installed
-    collections, every task file must parse."""
-    playbook = tmp_path / "playbook.yml"
-    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-           "ANSIBLE_ROLES_PATH": str(ROLES)}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
-         "--syntax-check", str(playbook)],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-
-
-def every_task_file(role: str, role_vars_: dict | None = None) -> list[dict]:
-    """A play importing each task file of the role (imports are static, so all of them parse),
-    plus one applying the role the way playbooks/apply.yml does."""
-    tasks = [{"name": f"Import {f.stem}",
-              "ansible.builtin.import_role": {"name": role, "tasks_from": f.stem},
-              "vars": role_vars_ or {}}
-             for f in sorted((ROLES / role / "tasks").glob("*.yml"))]
-    return [{"name": f"Every task file of {role}", "hosts": "all", "gather_facts": False,
-             "tasks": tasks},
-            {"name": f"Apply {role}", "hosts": "all", "gather_facts": False,
-             "roles": [{"role": role, "vars": role_vars_ or {}}]}]
-
-
-def first_failures(tmp_path: Path, role: str, runs: list[tuple[str, dict]]) -> list[str]:
-    """Apply ``role`` on localhost the way playbooks/apply.yml does, once per (entry point,
-    variables), and return the name of the first task that failed in each run.
-
-    Ansible validates the variables against meta/argument_specs.yml before the role's first
-    task; that first task needs Windows and fails here. So a run whose first failure is not the
-    argument check proves the specs accept those variables at run time (defaults templated).
-    """
-    plays = [{"name": f"{role} {entry} {n}", "hosts": "localhost", "gather_facts": False,
-              "tasks": [{"block": [{"name": "Apply", "ansible.builtin.include_role": {
-                  "name": role, "tasks_from": entry}, "vars": role_vars_}],
-                  "rescue": [{"name": "Report", "ansible.builtin.debug": {
-                      "msg": "FIRST-FAILURE {{ ansible_failed_task.name }}"}}]}]}
-             for n, (entry, role_vars_) in enumerate(runs)]
-    playbook = tmp_path / "apply.yml"
-    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-           "ANSIBLE_ROLES_PATH": str(ROLES), "ANSIBLE_NOCOLOR": "1"}
-    proc = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c",
-         "local", str(playbook)],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    found = re.findall(r'"msg": "FIRST-FAILURE (.*)"', proc.stdout)
-    assert len(found) == len(runs), proc.stdout[-3000:] + proc.stderr[-2000:]
-    return found
 
 
 def value(expression: str, **overrides: Any) -> Any:

@@ -12,14 +12,11 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
 
-from tests.roles.render import ROLES, role_vars
-
-# Importing the shared helpers also initialises Ansible's plugin loader.
+from tests.roles.render import ROLES
+from tests.roles.render import render as render_role
+from tests.roles.render import value as role_value
 from tests.roles.test_cmectl_vendor_media import (
-    _trusted,
     accepts,
     rejects,
     syntax_check,
@@ -34,19 +31,12 @@ RUN_VARS = {"confluence_db_password": PASSWORD, "jdk_java_home": JAVA_HOME}
 CHECKSUM = "sha256:" + "1" * 64
 
 
-def _templar(role: str = ROLE, **overrides: Any) -> Templar:
-    return Templar(
-        loader=DataLoader(), variables=_trusted(role_vars(role, **{**RUN_VARS, **overrides}))
-    )
-
-
 def render(template: str, role: str = ROLE, **overrides: Any) -> str:
-    text = (ROLES / role / "templates" / template).read_text(encoding="utf-8")
-    return _templar(role, **overrides).template(trust_as_template(text))
+    return render_role(role, template, **{**RUN_VARS, **overrides})
 
 
 def value(expression: str, **overrides: Any) -> Any:
-    return _templar(**overrides).template(trust_as_template("{{ " + expression + " }}"))
+    return role_value(ROLE, expression, **{**RUN_VARS, **overrides})
 
 
 SERVER_XML = "opt/atlassian/confluence/conf/server.xml.j2"

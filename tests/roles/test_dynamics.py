@@ -17,19 +17,7 @@ import yaml
 
 from cmectl.catalog import load_catalogue
 from cmectl.errors import VariableError
-from cmectl.variables import check_vars
-from tests.roles.test_cmectl_win_fact import (
-    ROLES,
-    ROOT,
-    evaluate,
-    every_task_file,
-    failing_asserts,
-    first_failures,
-    load_tasks,
-    render_template,
-    syntax_check,
-    tasks_leaking,
-)
+from tests.roles import harness
 
 ROLE = "dynamics"
 CONFIG = "ProgramData/cmectl/dynamics/setup-config.xml.j2"
@@ -42,11 +30,11 @@ MEDIA = {"dynamics_media_src": r"\\files.acme.example\media\Dynamics.365.BC.24.W
 
 
 def value(expression: str, **overrides):
-    return evaluate(ROLE, expression, **{**MEDIA, **overrides})
+    return harness.evaluate(ROLE, expression, **{**MEDIA, **overrides})
 
 
 def render(**overrides) -> ET.Element:
-    text = render_template(ROLE, CONFIG, **{**MEDIA, **overrides})
+    text = harness.render_template(ROLE, CONFIG, **{**MEDIA, **overrides})
     assert text.startswith('<?xml version="1.0" encoding="utf-8"?>\n<!--')
     return ET.fromstring(text.encode("utf-8"))
 
@@ -56,8 +44,7 @@ def parameters(root: ET.Element) -> dict[str, str]:
 
 
 def check(raw: dict, entry_point: str = "main"):
-    catalogue = load_catalogue(ROOT)
-    return check_vars(catalogue, [catalogue.get("dynamics")], raw, entry_point)
+    return harness.check_package("dynamics", raw, entry_point)
 
 
 # --- setup-config.xml --------------------------------------------------------------------
@@ -114,7 +101,8 @@ def test_setup_configuration_follows_the_variables():
 
 
 def test_the_password_is_escaped_in_the_file():
-    text = render_template(ROLE, CONFIG, **MEDIA, dynamics_service_password=SERVICE_PASSWORD)
+    text = harness.render_template(ROLE, CONFIG, **MEDIA,
+                                   dynamics_service_password=SERVICE_PASSWORD)
     assert "Svc-S3cret&lt;&amp;&gt;!" in text
     assert text.count("S3cret") == 1
 
@@ -169,7 +157,7 @@ def test_prerequisite_paths(path, expected):
 # --- the checklist and the fact ------------------------------------------------------------
 
 def record_tasks():
-    return load_tasks(ROLE, "record.yml")
+    return harness.load_tasks(ROLE, "record.yml")
 
 
 def test_manual_steps_are_templated_for_the_host():
@@ -212,7 +200,7 @@ def test_the_checklist_is_printed_last():
 # --- validate.yml ------------------------------------------------------------------------
 
 def test_defaults_with_media_pass_validation():
-    assert failing_asserts(ROLE, "validate.yml", **MEDIA) == []
+    assert harness.failing_asserts(ROLE, "validate.yml", **MEDIA) == []
 
 
 @pytest.mark.parametrize("change, failing_check", [
@@ -233,7 +221,7 @@ def test_defaults_with_media_pass_validation():
      "Check the prerequisites"),
 ])
 def test_validate_refuses(change, failing_check):
-    assert failing_check in failing_asserts(ROLE, "validate.yml", **{**MEDIA, **change})
+    assert failing_check in harness.failing_asserts(ROLE, "validate.yml", **{**MEDIA, **change})
 
 
 @pytest.mark.parametrize("change", [
@@ -245,11 +233,11 @@ def test_validate_refuses(change, failing_check):
     {"dynamics_prerequisites": [{"name": "x", "path": "x.msi", "product_id": "{GUID}"}]},
 ])
 def test_validate_accepts(change):
-    assert failing_asserts(ROLE, "validate.yml", **{**MEDIA, **change}) == []
+    assert harness.failing_asserts(ROLE, "validate.yml", **{**MEDIA, **change}) == []
 
 
 def test_removal_needs_no_media():
-    assert failing_asserts(ROLE, "validate.yml", dynamics_state="absent") == []
+    assert harness.failing_asserts(ROLE, "validate.yml", dynamics_state="absent") == []
 
 
 # --- argument specs, through cmectl's own validation -------------------------------------
@@ -285,11 +273,11 @@ def test_verify_takes_the_install_variables():
 # --- secrets stay out of logs and files --------------------------------------------------
 
 def test_every_task_handling_a_password_has_no_log():
-    assert tasks_leaking(ROLE, [*SECRETS, "__dynamics_setup_parameters"]) == []
+    assert harness.tasks_leaking(ROLE, [*SECRETS, "__dynamics_setup_parameters"]) == []
 
 
 def test_the_setup_configuration_is_private_unlogged_and_deleted():
-    install = load_tasks(ROLE, "install.yml")
+    install = harness.load_tasks(ROLE, "install.yml")
     run = next(t for t in install if t.get("name") == "Run setup from the customer's media")
     write = next(t for t in run["block"] if "ansible.windows.win_template" in t)
     assert write["no_log"] is True and write["ansible.windows.win_template"]["src"] == CONFIG
@@ -305,7 +293,7 @@ def test_the_setup_configuration_is_private_unlogged_and_deleted():
 
 
 def test_media_are_staged_with_the_shared_building_block():
-    install = load_tasks(ROLE, "install.yml")
+    install = harness.load_tasks(ROLE, "install.yml")
     run = next(t for t in install if t.get("name") == "Run setup from the customer's media")
     stage = run["block"][0]
     assert stage["ansible.builtin.include_role"] == {"name": "cmectl_win_media"}
@@ -314,7 +302,7 @@ def test_media_are_staged_with_the_shared_building_block():
 
 
 def test_ansible_checks_the_arguments_at_run_time(tmp_path):
-    first = first_failures(tmp_path, ROLE, [
+    first = harness.first_failures(tmp_path, ROLE, [
         ("main", MEDIA), ("verify", MEDIA),
         ("main", {**MEDIA, "dynamics_prerequisites": [
             {"name": "hosting bundle", "path": "x.exe", "creates_path": r"C:\x"}]}),
@@ -328,11 +316,12 @@ def test_ansible_checks_the_arguments_at_run_time(tmp_path):
 # --- every module name resolves in the installed collections -------------------------------
 
 def test_syntax_check(tmp_path):
-    proc = syntax_check(tmp_path, every_task_file(ROLE, {"__dynamics_reboot_for": "tests"}))
+    plays = harness.every_task_file(ROLE, {"__dynamics_reboot_for": "tests"})
+    proc = harness.syntax_check(tmp_path, plays)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_platforms_are_the_catalogues():
-    meta = yaml.safe_load((ROLES / ROLE / "meta" / "main.yml").read_text())
+    meta = yaml.safe_load((harness.ROLES / ROLE / "meta" / "main.yml").read_text())
     assert meta["galaxy_info"]["platforms"] == [{"name": "Windows", "versions": ["2019", "2022"]}]
-    assert load_catalogue(ROOT).get("dynamics").platforms == {"Windows": ["2019", "2022"]}
+    assert load_catalogue(harness.ROOT).get("dynamics").platforms == {"Windows": ["2019", "2022"]}

@@ -16,19 +16,7 @@ import yaml
 
 from cmectl.catalog import load_catalogue
 from cmectl.errors import VariableError
-from cmectl.variables import check_vars
-from tests.roles.test_cmectl_win_fact import (
-    ROLES,
-    ROOT,
-    evaluate,
-    every_task_file,
-    failing_asserts,
-    first_failures,
-    load_tasks,
-    render_template,
-    syntax_check,
-    tasks_leaking,
-)
+from tests.roles import harness
 
 ROLE = "iis"
 THUMB = "A1B2C3D4E5F60718293A4B5C6D7E8F9012345678"
@@ -56,12 +44,11 @@ HTTPS = {"iis_sites": HTTPS_SITES, "iis_app_pools": POOLS,
 
 
 def value(expression: str, **overrides):
-    return evaluate(ROLE, expression, **overrides)
+    return harness.evaluate(ROLE, expression, **overrides)
 
 
 def check(raw: dict, entry_point: str = "main"):
-    catalogue = load_catalogue(ROOT)
-    return check_vars(catalogue, [catalogue.get("iis")], raw, entry_point)
+    return harness.check_package("iis", raw, entry_point)
 
 
 # --- derived values --------------------------------------------------------------------------
@@ -139,20 +126,20 @@ def test_paths_on_the_host():
 @pytest.mark.parametrize("build, ok", [("10.0.20348.0", True), ("10.0.17763.5329", True),
                                        ("10.0.14393.0", False), ("6.3.9600.0", False)])
 def test_platform_check_by_build_number(build, ok):
-    failed = failing_asserts(ROLE, "validate.yml",
+    failed = harness.failing_asserts(ROLE, "validate.yml",
                              ansible_facts={"distribution_version": build})
     assert ("Check that the platform is supported" in failed) is not ok
 
 
 def test_linux_hosts_are_refused():
-    failed = failing_asserts(ROLE, "validate.yml", ansible_facts={
+    failed = harness.failing_asserts(ROLE, "validate.yml", ansible_facts={
         "os_family": "Debian", "distribution": "Debian", "distribution_version": "12.5"})
     assert failed == ["Check that the platform is supported"]
 
 
 def test_defaults_and_a_full_https_setup_pass_validation():
-    assert failing_asserts(ROLE, "validate.yml") == []
-    assert failing_asserts(ROLE, "validate.yml", **HTTPS) == []
+    assert harness.failing_asserts(ROLE, "validate.yml") == []
+    assert harness.failing_asserts(ROLE, "validate.yml", **HTTPS) == []
 
 
 @pytest.mark.parametrize("change, failing", [
@@ -190,11 +177,11 @@ def test_defaults_and_a_full_https_setup_pass_validation():
     ({"iis_tls_pfx": "not base64!"}, "Check that the PFX text is base64"),
 ])
 def test_validate_refuses(change, failing):
-    assert failing in failing_asserts(ROLE, "validate.yml", **{**HTTPS, **change})
+    assert failing in harness.failing_asserts(ROLE, "validate.yml", **{**HTTPS, **change})
 
 
 def test_absent_skips_the_input_checks():
-    assert failing_asserts(ROLE, "validate.yml", iis_state="absent", iis_sites=[],
+    assert harness.failing_asserts(ROLE, "validate.yml", iis_state="absent", iis_sites=[],
                            iis_features=[]) == []
 
 
@@ -244,7 +231,7 @@ def test_verify_takes_the_install_variables():
 # --- generated files ---------------------------------------------------------------------
 
 def test_index_page():
-    html = render_template(ROLE, "inetpub/cmectl/index.html.j2", inventory_hostname="WEB01")
+    html = harness.render_template(ROLE, "inetpub/cmectl/index.html.j2", inventory_hostname="WEB01")
     assert html.startswith("<!DOCTYPE html>\n<!--")
     assert "Managed by cmectl" in html
     assert "<h1>WEB01</h1>" in html
@@ -254,11 +241,11 @@ def test_index_page():
 # --- secrets stay out of the log and the fact --------------------------------------------
 
 def test_every_task_handling_a_secret_has_no_log():
-    assert tasks_leaking(ROLE, SECRETS) == []
+    assert harness.tasks_leaking(ROLE, SECRETS) == []
 
 
 def test_the_fact_holds_no_secret():
-    record = load_tasks(ROLE, "record.yml")
+    record = harness.load_tasks(ROLE, "record.yml")
     facts = next(t for t in record if "ansible.builtin.include_role" in t)["vars"]
     text = yaml.safe_dump(facts["cmectl_win_fact_facts"])
     assert not any(s in text for s in SECRETS)
@@ -276,13 +263,13 @@ def test_the_fact_holds_no_secret():
 
 def test_the_fact_name_is_the_role_name():
     for name in ("record.yml", "uninstall.yml", "configure.yml"):
-        for task in load_tasks(ROLE, name):
+        for task in harness.load_tasks(ROLE, name):
             if "ansible.builtin.include_role" in task:
                 assert task["vars"]["cmectl_win_fact_name"] == ROLE
 
 
 def test_ansible_checks_the_arguments_at_run_time(tmp_path):
-    first = first_failures(tmp_path, ROLE, [
+    first = harness.first_failures(tmp_path, ROLE, [
         ("main", {}), ("verify", {}), ("main", HTTPS),
         ("main", {"iis_state": "latest"}),
         ("main", {"iis_sites": [{"name": "x", "app_pool": "cmectl", "bindings": []}]})])
@@ -295,11 +282,11 @@ def test_ansible_checks_the_arguments_at_run_time(tmp_path):
 # --- every module name resolves in the installed collections -------------------------------
 
 def test_syntax_check(tmp_path):
-    proc = syntax_check(tmp_path, every_task_file(ROLE))
+    proc = harness.syntax_check(tmp_path, harness.every_task_file(ROLE))
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_platforms_are_the_catalogues():
-    meta = yaml.safe_load((ROLES / ROLE / "meta" / "main.yml").read_text())
+    meta = yaml.safe_load((harness.ROLES / ROLE / "meta" / "main.yml").read_text())
     assert meta["galaxy_info"]["platforms"] == [{"name": "Windows", "versions": ["2019", "2022"]}]
-    assert load_catalogue(ROOT).get("iis").platforms == {"Windows": ["2019", "2022"]}
+    assert load_catalogue(harness.ROOT).get("iis").platforms == {"Windows": ["2019", "2022"]}

@@ -17,19 +17,7 @@ import yaml
 
 from cmectl.catalog import load_catalogue
 from cmectl.errors import VariableError
-from cmectl.variables import check_vars
-from tests.roles.test_cmectl_win_fact import (
-    ROLES,
-    ROOT,
-    evaluate,
-    every_task_file,
-    failing_asserts,
-    first_failures,
-    load_tasks,
-    render_template,
-    syntax_check,
-    tasks_leaking,
-)
+from tests.roles import harness
 
 ROLE = "office"
 CONFIG = "ProgramData/cmectl/office/configuration.xml.j2"
@@ -48,18 +36,17 @@ C2R = {"exists": True, "properties": {
 
 
 def value(expression: str, **overrides):
-    return evaluate(ROLE, expression, **{**MEDIA, **overrides})
+    return harness.evaluate(ROLE, expression, **{**MEDIA, **overrides})
 
 
 def render(template: str, **overrides) -> ET.Element:
-    text = render_template(ROLE, template, **{**MEDIA, **overrides})
+    text = harness.render_template(ROLE, template, **{**MEDIA, **overrides})
     assert text.startswith('<?xml version="1.0" encoding="utf-8"?>\n<!--')
     return ET.fromstring(text.encode("utf-8"))
 
 
 def check(raw: dict, entry_point: str = "main"):
-    catalogue = load_catalogue(ROOT)
-    return check_vars(catalogue, [catalogue.get("office")], raw, entry_point)
+    return harness.check_package("office", raw, entry_point)
 
 
 # --- configuration.xml -------------------------------------------------------------------
@@ -118,7 +105,7 @@ def test_paths_with_xml_special_characters_are_escaped():
 
 
 def test_a_key_appears_only_in_the_configuration_of_its_product():
-    text = render_template(ROLE, CONFIG, **MEDIA, office_pidkeys={"ProPlus2024Volume": KEY},
+    text = harness.render_template(ROLE, CONFIG, **MEDIA, office_pidkeys={"ProPlus2024Volume": KEY},
                            office_products=["ProPlus2024Volume", "VisioPro2024Volume"])
     assert text.count(KEY) == 1
 
@@ -164,7 +151,7 @@ def test_setup_runs_only_when_needed(c2r, recorded, overrides, needed):
 
 def test_settings_are_what_the_fact_records():
     assert value("__office_settings") == SETTINGS
-    record = load_tasks(ROLE, "record.yml")[0]
+    record = harness.load_tasks(ROLE, "record.yml")[0]
     facts = value(record["vars"]["cmectl_win_fact_facts"].strip().removeprefix("{{")
                   .removesuffix("}}"), __office_c2r=C2R,
                   office_pidkeys={"ProPlus2024Volume": KEY})
@@ -180,7 +167,7 @@ def test_settings_are_what_the_fact_records():
 # --- validate.yml ------------------------------------------------------------------------
 
 def test_defaults_with_media_pass_validation():
-    assert failing_asserts(ROLE, "validate.yml", **MEDIA) == []
+    assert harness.failing_asserts(ROLE, "validate.yml", **MEDIA) == []
 
 
 @pytest.mark.parametrize("change, failing_check", [
@@ -202,7 +189,7 @@ def test_defaults_with_media_pass_validation():
     ({"office_pidkeys": {"ProPlus2024Volume": "12345"}}, "Check the product keys"),
 ])
 def test_validate_refuses(change, failing_check):
-    assert failing_check in failing_asserts(ROLE, "validate.yml", **{**MEDIA, **change})
+    assert failing_check in harness.failing_asserts(ROLE, "validate.yml", **{**MEDIA, **change})
 
 
 @pytest.mark.parametrize("products, channel", [
@@ -211,13 +198,13 @@ def test_validate_refuses(change, failing_check):
     (["ProPlus2019Volume"], "PerpetualVL2019"),
 ])
 def test_channels_that_fit(products, channel):
-    assert failing_asserts(ROLE, "validate.yml", **MEDIA, office_products=products,
+    assert harness.failing_asserts(ROLE, "validate.yml", **MEDIA, office_products=products,
                            office_channel=channel, office_languages=["zh-cn", "MatchOS"],
                            office_pidkeys={products[0]: KEY.lower()}) == []
 
 
 def test_removal_needs_no_media_variables():
-    assert failing_asserts(ROLE, "validate.yml", office_state="absent") == []
+    assert harness.failing_asserts(ROLE, "validate.yml", office_state="absent") == []
 
 
 # --- argument specs, through cmectl's own validation -------------------------------------
@@ -252,11 +239,11 @@ def test_verify_takes_the_install_variables():
 # --- keys and passwords stay out of logs and files ---------------------------------------
 
 def test_every_task_handling_a_key_or_password_has_no_log():
-    assert tasks_leaking(ROLE, SECRETS) == []
+    assert harness.tasks_leaking(ROLE, SECRETS) == []
 
 
 def test_the_configuration_with_keys_is_private_unlogged_and_deleted():
-    install = load_tasks(ROLE, "install.yml")
+    install = harness.load_tasks(ROLE, "install.yml")
     run = next(t for t in install if t.get("name") == "Run the Office Deployment Tool")
     write = next(t for t in run["block"] if "ansible.windows.win_template" in t)
     assert write["no_log"] is True
@@ -284,25 +271,27 @@ def test_the_configuration_with_keys_is_private_unlogged_and_deleted():
     ("ftp://files/setup.exe", "unknown"),
 ])
 def test_media_sources(src, kind):
-    assert evaluate("cmectl_win_media", "__cmectl_win_media_kind",
+    assert harness.evaluate("cmectl_win_media", "__cmectl_win_media_kind",
                     cmectl_win_media_src=src) == kind
 
 
 def test_media_checksums():
-    assert evaluate("cmectl_win_media", "[__cmectl_win_media_algorithm, __cmectl_win_media_digest]",
-                    cmectl_win_media_checksum="SHA256:" + "AB" * 32) == ["sha256", "ab" * 32]
-    lengths = evaluate("cmectl_win_media", "__cmectl_win_media_digest_lengths")
+    got = harness.evaluate("cmectl_win_media",
+                           "[__cmectl_win_media_algorithm, __cmectl_win_media_digest]",
+                           cmectl_win_media_checksum="SHA256:" + "AB" * 32)
+    assert got == ["sha256", "ab" * 32]
+    lengths = harness.evaluate("cmectl_win_media", "__cmectl_win_media_digest_lengths")
     assert lengths["sha256"] == 64 and lengths["sha512"] == 128
 
 
 def test_media_password_is_a_secret_and_never_logged():
-    assert tasks_leaking("cmectl_win_media", ["cmectl_win_media_password"]) == []
-    specs = yaml.safe_load((ROLES / "cmectl_win_media/meta/argument_specs.yml").read_text())
+    assert harness.tasks_leaking("cmectl_win_media", ["cmectl_win_media_password"]) == []
+    specs = yaml.safe_load((harness.ROLES / "cmectl_win_media/meta/argument_specs.yml").read_text())
     assert specs["argument_specs"]["main"]["options"]["cmectl_win_media_password"]["no_log"]
 
 
 def test_ansible_checks_the_arguments_at_run_time(tmp_path):
-    first = first_failures(tmp_path, ROLE, [
+    first = harness.first_failures(tmp_path, ROLE, [
         ("main", MEDIA), ("verify", MEDIA),
         ("main", {**MEDIA, "office_pidkeys": {"ProPlus2024Volume": KEY}}),
         ("main", {**MEDIA, "office_exclude_apps": ["Solitaire"]})])
@@ -315,12 +304,12 @@ def test_ansible_checks_the_arguments_at_run_time(tmp_path):
 # --- every module name resolves in the installed collections -------------------------------
 
 def test_syntax_check(tmp_path):
-    plays = every_task_file(ROLE) + every_task_file("cmectl_win_media")
-    proc = syntax_check(tmp_path, plays)
+    plays = harness.every_task_file(ROLE) + harness.every_task_file("cmectl_win_media")
+    proc = harness.syntax_check(tmp_path, plays)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_platforms_are_the_catalogues():
-    meta = yaml.safe_load((ROLES / ROLE / "meta" / "main.yml").read_text())
+    meta = yaml.safe_load((harness.ROLES / ROLE / "meta" / "main.yml").read_text())
     assert meta["galaxy_info"]["platforms"] == [{"name": "Windows", "versions": ["2019", "2022"]}]
-    assert load_catalogue(ROOT).get("office").platforms == {"Windows": ["2019", "2022"]}
+    assert load_catalogue(harness.ROOT).get("office").platforms == {"Windows": ["2019", "2022"]}

@@ -12,26 +12,22 @@ the installed collections (ansible-playbook --syntax-check).
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
 
 from cmectl.catalog import load_catalogue
 from cmectl.errors import VariableError
 from cmectl.variables import REDACTED, check_vars
 from tests.conftest import ROOT
-from tests.roles.render import ROLES, role_vars
+from tests.roles.harness import assert_validation, syntax_check_role, validation_run
+from tests.roles.render import ROLES
+from tests.roles.render import render as render_role
+from tests.roles.render import value as role_value
 
 ROLE = "oracle"
-BIN = Path(sys.executable).parent
 SYS_PASSWORD = "Sys0racle_19c"
 SYSTEM_PASSWORD = "System0racle_19c"
 PDB_PASSWORD = "PdbAdm1n#19c"
@@ -51,30 +47,14 @@ JAMMY = {"os_family": "Debian", "distribution": "Ubuntu", "distribution_major_ve
          "swaptotal_mb": 16384, "hostname": "db02", "system": "Linux"}
 
 
-def _trusted(value: Any) -> Any:
-    # Values read from the role's YAML are templates in a real run (they refer to each other).
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return {k: _trusted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_trusted(v) for v in value]
-    return value
-
-
-def _templar(facts: dict[str, Any], **overrides: Any) -> Templar:
-    variables = _trusted(role_vars(ROLE, ansible_facts=facts, family="RedHat", **overrides))
-    return Templar(loader=DataLoader(), variables=variables)
-
-
 def render(template: str, facts: dict[str, Any] = RHEL9, **overrides: Any) -> str:
-    text = (ROLES / ROLE / "templates" / template).read_text(encoding="utf-8")
-    return _templar(facts, **{**PASSWORDS, **overrides}).template(trust_as_template(text))
+    return render_role(ROLE, template, family="RedHat", ansible_facts=facts,
+                       **{**PASSWORDS, **overrides})
 
 
 def value(expression: str, facts: dict[str, Any] = RHEL9, **overrides: Any) -> Any:
-    return _templar(facts, **{**PASSWORDS, **overrides}).template(
-        trust_as_template("{{ " + expression + " }}"))
+    return role_value(ROLE, expression, family="RedHat", ansible_facts=facts,
+                      **{**PASSWORDS, **overrides})
 
 
 def properties(text: str) -> dict[str, str]:
@@ -432,27 +412,6 @@ CASES: dict[str, tuple[dict, dict, str | None]] = {
     "bad_edition": (RHEL9, {**GOOD, "oracle_edition": "XE"}, "oracle_edition"),
 }
 
-PLAYBOOK = """\
-- name: Validate the oracle role's inputs on stand-in facts
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: Pretend to be the host of this case
-      ansible.builtin.set_fact:
-        ansible_facts: "{{ case_facts }}"
-      tags: [always]
-    - name: Run the role as far as its checks
-      ansible.builtin.include_role:
-        name: oracle
-      tags: [always]
-"""
-
-
-def _failure(results: list[dict]) -> str | None:
-    failed = [r for r in results if r.get("failed")]
-    return (failed[0].get("msg") or json.dumps(failed[0])) if failed else None
-
-
 @pytest.fixture(scope="module")
 def front_door(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("oracle-validate")
@@ -463,36 +422,13 @@ def front_door(tmp_path_factory):
                     "case_facts": facts, "cmectl_artifact_dir": str(media_dir),
                     "cmectl_artifact_cache": str(tmp / "cache"), **variables}
              for name, (facts, variables, _) in CASES.items()}
-    (tmp / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
-    (tmp / "playbook.yml").write_text(PLAYBOOK)
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-           "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_FORKS": "30",
-           "ANSIBLE_DEPRECATION_WARNINGS": "false", "ANSIBLE_NOCOLOR": "1"}
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(tmp / "inventory.yml"),
-                           str(tmp / "playbook.yml"), "--tags", "oracle_validate"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-                          check=False)
-    data = json.loads(proc.stdout)
-    per_host: dict[str, list[dict]] = {name: [] for name in CASES}
-    for play in data["plays"]:
-        for task in play["tasks"]:
-            for host, result in task["hosts"].items():
-                per_host[host].append(result)
-    return proc, per_host
+    return validation_run(tmp, ROLE, hosts)
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_front_door(front_door, case):
     _, per_host = front_door
-    expected = CASES[case][2]
-    failure = _failure(per_host[case])
-    if expected is None:
-        assert failure is None, failure
-        assert any(r.get("msg") == "All assertions passed" for r in per_host[case]), \
-            "validate.yml did not run"
-    else:
-        assert failure is not None, f"{case} passed but should fail with: {expected}"
-        assert expected in " ".join(failure.split()), failure
+    assert_validation(case, per_host[case], CASES[case][2])
 
 
 def test_front_door_never_prints_a_password(front_door):
@@ -505,33 +441,6 @@ def test_front_door_never_prints_a_password(front_door):
 # Every task file parses and every module resolves --------------------------------------------
 
 def test_syntax_check(tmp_path):
-    files = sorted((ROLES / ROLE / "tasks").glob("*.yml"))
-    imports = "\n".join(f"    - name: Import {f.name}\n      ansible.builtin.import_tasks: {f}"
-                        for f in files)
-    (tmp_path / "syntax.yml").write_text(f"""\
-- name: The oracle role's entry points
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: Import the main entry point
-      ansible.builtin.import_role:
-        name: oracle
-    - name: Import the verify entry point
-      ansible.builtin.import_role:
-        name: oracle
-        tasks_from: verify
-- name: Every task file of the oracle role
-  hosts: all
-  gather_facts: false
-  handlers:
-    - name: Handlers
-      ansible.builtin.import_tasks: {ROLES / ROLE / "handlers/main.yml"}
-  tasks:
-{imports}
-""")
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", "--syntax-check",
-                           str(tmp_path / "syntax.yml")],
-                          cwd=ROOT, env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc, files = syntax_check_role(tmp_path, ROLE)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len(files) >= 10

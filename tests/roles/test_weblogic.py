@@ -15,13 +15,10 @@ from typing import Any
 
 import pytest
 import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader
-from ansible.template import Templar, trust_as_template
 
-from tests.roles.render import ROLES, role_vars
-
-init_plugin_loader()
+from tests.roles.render import ROLES
+from tests.roles.render import render as render_role
+from tests.roles.render import value as role_value
 
 ROLE = "weblogic"
 PASSWORD = "S3cret-Adm1n\\pw"
@@ -30,29 +27,12 @@ JAVA_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"
 RUN_VARS = {"weblogic_admin_password": PASSWORD, "__weblogic_java_home": JAVA_HOME}
 
 
-def _trusted(value: Any) -> Any:
-    # Values read from the role's YAML are templates in a real run (they refer to each other).
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return {k: _trusted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_trusted(v) for v in value]
-    return value
-
-
-def _templar(**overrides: Any) -> Templar:
-    variables = _trusted(role_vars(ROLE, **{**RUN_VARS, **overrides}))
-    return Templar(loader=DataLoader(), variables=variables)
-
-
 def render(template: str, **overrides: Any) -> str:
-    text = (ROLES / ROLE / "templates" / template).read_text(encoding="utf-8")
-    return _templar(**overrides).template(trust_as_template(text))
+    return render_role(ROLE, template, **{**RUN_VARS, **overrides})
 
 
 def value(expression: str, **overrides: Any) -> Any:
-    return _templar(**overrides).template(trust_as_template("{{ " + expression + " }}"))
+    return role_value(ROLE, expression, **{**RUN_VARS, **overrides})
 
 
 def lines(text: str) -> list[str]:
