@@ -18,11 +18,14 @@ from typing import Any
 import pytest
 import yaml
 
-from cmectl.catalog import load_catalogue
 from cmectl.errors import VariableError
-from cmectl.variables import REDACTED, check_vars
-from tests.conftest import ROOT
-from tests.roles.harness import assert_validation, syntax_check_role, validation_run
+from cmectl.variables import REDACTED
+from tests.roles.harness import (
+    assert_validation,
+    check_package,
+    syntax_check_role,
+    validation_run,
+)
 from tests.roles.render import ROLES
 from tests.roles.render import render as render_role
 from tests.roles.render import value as role_value
@@ -329,11 +332,6 @@ def test_other_homes_keep_the_central_inventory():
 
 # cmectl's check of the argument_specs -----------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def oracle():
-    catalogue = load_catalogue(ROOT)
-    return catalogue, [catalogue.get("oracle")]
-
 
 @pytest.mark.parametrize("raw, message", [
     ({"oracle_edition": "XE"}, "oracle_edition"),
@@ -345,18 +343,16 @@ def oracle():
     ({"oracle_create_database": "perhaps"}, "oracle_create_database"),
     ({"oracle_sys_pasword": SYS_PASSWORD}, "did you mean oracle_sys_password"),
 ])
-def test_wrong_input_is_refused_before_any_host_is_touched(oracle, raw, message):
-    catalogue, packages = oracle
+def test_wrong_input_is_refused_before_any_host_is_touched(raw, message):
     with pytest.raises(VariableError) as err:
-        check_vars(catalogue, packages, raw)
+        check_package("oracle", raw)
     assert message in str(err.value)
     assert SYS_PASSWORD not in str(err.value)
 
 
-def test_good_input_is_converted_and_passwords_redacted(oracle):
-    catalogue, packages = oracle
-    checked = check_vars(catalogue, packages, {"oracle_listener_port": "1531",
-                                               "oracle_archivelog": "true", **PASSWORDS})
+def test_good_input_is_converted_and_passwords_redacted():
+    checked = check_package("oracle", {"oracle_listener_port": "1531",
+                                       "oracle_archivelog": "true", **PASSWORDS})
     assert checked.values["oracle_listener_port"] == 1531
     assert checked.values["oracle_archivelog"] is True
     redacted = checked.redacted()

@@ -18,11 +18,14 @@ from typing import Any
 import pytest
 import yaml
 
-from cmectl.catalog import load_catalogue
 from cmectl.errors import VariableError
-from cmectl.variables import REDACTED, check_vars
-from tests.conftest import ROOT
-from tests.roles.harness import assert_validation, syntax_check_role, validation_run
+from cmectl.variables import REDACTED
+from tests.roles.harness import (
+    assert_validation,
+    check_package,
+    syntax_check_role,
+    validation_run,
+)
 from tests.roles.render import ROLES
 from tests.roles.render import render as render_role
 from tests.roles.render import value as role_value
@@ -299,11 +302,6 @@ def test_releases_per_distribution():
 
 # cmectl's check of the argument_specs -----------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def sqlserver():
-    catalogue = load_catalogue(ROOT)
-    return catalogue, [catalogue.get("sqlserver")]
-
 
 @pytest.mark.parametrize("raw, message", [
     ({"sqlserver_version": "2017"}, "sqlserver_version"),
@@ -314,17 +312,15 @@ def sqlserver():
     ({"sqlserver_windows_firewall_profiles": ["all"]}, "sqlserver_windows_firewall_profiles"),
     ({"sqlserver_sa_pasword": SA_PASSWORD}, "did you mean sqlserver_sa_password"),
 ])
-def test_wrong_input_is_refused_before_any_host_is_touched(sqlserver, raw, message):
-    catalogue, packages = sqlserver
+def test_wrong_input_is_refused_before_any_host_is_touched(raw, message):
     with pytest.raises(VariableError) as err:
-        check_vars(catalogue, packages, raw)
+        check_package("sqlserver", raw)
     assert message in str(err.value)
     assert SA_PASSWORD not in str(err.value)
 
 
-def test_good_input_is_converted_and_secrets_redacted(sqlserver):
-    catalogue, packages = sqlserver
-    checked = check_vars(catalogue, packages, {
+def test_good_input_is_converted_and_secrets_redacted():
+    checked = check_package("sqlserver", {
         "sqlserver_port": "1533", "sqlserver_accept_license_terms": "yes",
         "sqlserver_sa_password": SA_PASSWORD, "sqlserver_product_key": PRODUCT_KEY,
         "sqlserver_windows_media_password": SHARE_PASSWORD,
