@@ -115,12 +115,7 @@ def load_settings(overrides: dict[str, Any] | None = None, home: Path | None = N
 
     config_file = home / "config.toml"
     if config_file.is_file():
-        try:
-            data = tomllib.loads(config_file.read_text())
-        except (tomllib.TOMLDecodeError, OSError) as exc:
-            raise UsageError(
-                f"{config_file} is not valid TOML ({exc})", "fix or remove that file"
-            ) from None
+        data = read_toml(config_file, "fix or remove that file")
         for key, raw in data.items():
             if key not in _BY_NAME:
                 raise UsageError(

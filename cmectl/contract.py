@@ -119,7 +119,13 @@ def load_contract(home: Path, customer: str | None, *, calendar: str = "cn",
     return contract
 
 
-def for_settings(settings: Any, home: Path, customer: str | None) -> Contract:
-    """:func:`load_contract` with the fallbacks taken from loaded settings."""
+def for_customer(customer: str | None, home: Path | None = None,
+                 settings: Any = None) -> Contract:
+    """:func:`load_contract` with the settings' calendar and response target as fallbacks;
+    ``home`` defaults to $CMECTL_HOME and ``settings`` to the ones found there."""
+    from cmectl.config import cmectl_home, load_settings
+
+    home = home or cmectl_home()
+    settings = settings or load_settings(home=home)
     return load_contract(home, customer, calendar=settings.calendar,
                          response_minutes=settings.sla_response_minutes)

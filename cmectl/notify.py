@@ -1040,13 +1040,11 @@ def _default_timezone(home: Path | None) -> dt.tzinfo:
 
 def _opened_sla(store: RecordStore, req: Request, home: Path | None) -> dict:
     try:
-        from cmectl.config import cmectl_home, load_settings
-        from cmectl.contract import for_settings
+        from cmectl.contract import for_customer
         from cmectl.requests import service_level
 
         runs = store.list_runs(limit=10_000, request_id=req.id)
-        contract = for_settings(load_settings(home=home), home or cmectl_home(), req.customer)
-        return service_level(req, runs, contract)
+        return service_level(req, runs, for_customer(req.customer, home))
     except (CmectlError, ValueError):
         return {}  # the message goes out without due times rather than not at all
 
@@ -1154,8 +1152,8 @@ def sla_risks(store: RecordStore, now: dt.datetime | None = None, within_minutes
     Each item: (request, "response" | "fulfilment", the clock as service_level gives it plus
     ``clock``, ``calendar`` and ``minutes_left``, negative when overdue).
     """
-    from cmectl.config import cmectl_home, load_settings
-    from cmectl.contract import for_settings
+    from cmectl.config import load_settings
+    from cmectl.contract import for_customer
     from cmectl.requests import service_level
 
     now = now or dt.datetime.now(dt.UTC)
@@ -1169,7 +1167,7 @@ def sla_risks(store: RecordStore, now: dt.datetime | None = None, within_minutes
     for req in sorted(requests, key=lambda r: (r.received_at, r.id)):
         runs = store.list_runs(limit=10_000, request_id=req.id)
         if req.customer not in contracts:
-            contracts[req.customer] = for_settings(settings, home or cmectl_home(), req.customer)
+            contracts[req.customer] = for_customer(req.customer, home, settings)
         level = service_level(req, runs, contracts[req.customer], now=now)
         sent: list[dict[str, Any]] | None = None
         for clock in CLOCKS:

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from cmectl.contract import FULFIL_HOURS, RESPONSE_MINUTES, Contract
+from cmectl.contract import Contract
 from cmectl.errors import UsageError
 from cmectl.records import (
     CHANNELS,
@@ -25,7 +25,6 @@ from cmectl.records import (
 )
 from cmectl.sla import ALWAYS, Calendar, add_business_time, business_seconds, load_calendar
 
-__all__ = ["FULFIL_HOURS", "RESPONSE_MINUTES", "open_request", "service_level"]
 DONE = ("ok", "changed")
 
 
@@ -59,7 +58,7 @@ def open_request(store: RecordStore, *, title: str, customer: str, requester: st
         title=title, customer=customer, requester=requester, channel=channel,
         priority=priority, action=action, packages=packages, hosts=hosts,
         inventory=inventory, limit_expr=limit,
-        sla=(contract or Contract(source="built-in defaults")).terms(priority),
+        sla=(contract or Contract()).terms(priority),
     )
     if req.received_at > now:
         raise UsageError(f"--received {received_at} is in the future", "give when it was asked")

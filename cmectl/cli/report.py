@@ -18,12 +18,12 @@ def report(customer: str, month: str, fmt: str, output: str | None) -> None:
     from pathlib import Path
 
     from cmectl import ui
-    from cmectl.config import cmectl_home, load_settings
-    from cmectl.contract import for_settings
+    from cmectl.config import cmectl_home
+    from cmectl.contract import for_customer
     from cmectl.records import open_store
     from cmectl.report import build_report, render_csv, render_html, render_json
 
-    contract = for_settings(load_settings(), cmectl_home(), customer)
+    contract = for_customer(customer)
     data = build_report(open_store(cmectl_home()), customer, month, contract)
     text = {"html": render_html, "csv": render_csv, "json": render_json}[fmt](data)
     if output:

@@ -21,12 +21,11 @@ def _store():
 
 def _show(store, req, as_json: bool) -> None:
     from cmectl import ui
-    from cmectl.config import cmectl_home, load_settings
-    from cmectl.contract import for_settings
+    from cmectl.contract import for_customer
     from cmectl.requests import service_level
 
     runs = store.list_runs(limit=10_000, request_id=req.id)
-    contract = for_settings(load_settings(), cmectl_home(), req.customer)
+    contract = for_customer(req.customer)
     sla = service_level(req, runs, contract)
     if as_json:
         ui.emit_json({**req.to_dict(), "sla": sla, "runs": [r.id for r in runs]})
@@ -74,12 +73,12 @@ def open_(title, customer, requester, channel, priority, packages, action, inven
     else:
         raise UsageError("no hosts given", "name them with -i INVENTORY [-l LIMIT] or --hosts")
     from cmectl import notify, ui
-    from cmectl.config import cmectl_home, load_settings
-    from cmectl.contract import for_settings
+    from cmectl.config import cmectl_home
+    from cmectl.contract import for_customer
 
     # A broken notification or contract file: an error before anything is saved.
     notify.load_config(customer, cmectl_home(), ui.notice)
-    contract = for_settings(load_settings(), cmectl_home(), customer)
+    contract = for_customer(customer)
     store = _store()
     req = open_request(store, title=title, customer=customer, requester=requester,
                        channel=channel, priority=priority, packages=ids, hosts=sorted(names),
