@@ -331,12 +331,16 @@ def gather_local_facts(inventory: Path, limit: str | None, hosts: tuple[str, ...
         elif event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
             found[host] = HostFacts(host, False, {}, str(res.get("msg", "failed"))[:300])
 
-    linux = tuple(h for h in hosts if h not in windows)
-    passes = [(linux, "ansible.builtin.setup", "gather_subset=!all,!min,local"),
-              (tuple(h for h in hosts if h in windows), "ansible.windows.setup",
+    on_windows = tuple(h for h in hosts if h in windows)
+    # (hosts, their --limit, module, arguments): the Linux pass is the caller's limit without
+    # the Windows hosts, the Windows pass those hosts by name.
+    passes = [(tuple(h for h in hosts if h not in windows),
+               ":".join([limit or "all", *(f"!{h}" for h in on_windows)]),
+               "ansible.builtin.setup", "gather_subset=!all,!min,local"),
+              (on_windows, ":".join(on_windows), "ansible.windows.setup",
                f"gather_subset=!all,!min,local fact_path={WINDOWS_FACT_PATH}")]
     stamp = ident or f"facts-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-    for number, (group, module, args) in enumerate(passes):
+    for number, (group, pattern, module, args) in enumerate(passes):
         if not group:
             continue
         plan = Plan(run_id="", roles=[], entry="", inventory=inventory, hosts=group,
@@ -344,6 +348,6 @@ def gather_local_facts(inventory: Path, limit: str | None, hosts: tuple[str, ...
         _execute(
             stamp if number == 0 else f"{stamp}-windows", home, {}, _options(plan),
             _envvars(plan), keep_artifacts, handle, module=module, module_args=args,
-            host_pattern="all", inventory=str(inventory), limit=":".join(group), forks=forks,
+            host_pattern="all", inventory=str(inventory), limit=pattern, forks=forks,
         )
     return [found[h] for h in sorted(found)]
