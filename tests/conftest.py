@@ -135,3 +135,19 @@ def run_cli_each_store(run_cli, store_url, monkeypatch):
     if store_url:
         monkeypatch.setenv("CMECTL_STORE", store_url)
     return run_cli
+
+
+# -- Molecule scenarios run in the background while the rest of the suite does ----------------
+
+def pytest_collection_finish(session):
+    if session.config.option.collectonly:
+        return
+    from tests import test_molecule
+
+    test_molecule.start(session)
+
+
+def pytest_sessionfinish(session):
+    from tests import test_molecule
+
+    test_molecule.stop()

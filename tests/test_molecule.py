@@ -1,9 +1,10 @@
 """Every Molecule scenario, run in full (converge, idempotence, verify, uninstall).
 
 Scenarios spend much of their time waiting (package downloads, services starting), so they run
-a few at a time (CMECTL_MOLECULE_JOBS, default 3): the first test of this module starts every
-selected scenario in the background, most hosts first, and each test waits for its own. Their
-instance names are unique per scenario (<role>-debian-NN), so they never share a container.
+a few at a time (CMECTL_MOLECULE_JOBS, default 3), in the background from the moment the session
+has collected its tests, most hosts first, while the rest of the suite runs; each test here waits
+for its own scenario. Their instance names are unique per scenario (<role>-debian-NN), so they
+never share a container.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -62,23 +65,59 @@ def _run(scenario: str, log: Path) -> Outcome:
     return Outcome(code, log, time.monotonic() - started)
 
 
-@pytest.fixture(scope="module")
-def running(request, tmp_path_factory) -> dict[str, Future]:
-    """Start every selected scenario, JOBS at a time; scenario -> its future Outcome."""
+_started: dict[str, Future] = {}
+_pool: ThreadPoolExecutor | None = None
+
+
+def start(session: pytest.Session) -> None:
+    """Start every selected scenario in the background, JOBS at a time, most hosts first.
+
+    Called when collection ends (see conftest.py), so the scenarios run while the rest of the
+    suite does; each test of this module then waits for its own scenario.
+    """
+    global _pool
+    selected = [item.callspec.params["scenario"] for item in session.items
+                if item.module.__name__ == __name__ and hasattr(item, "callspec")]
+    if not selected or _pool is not None:
+        return
     from cmectl.lab.images import ensure_image
 
-    selected = [item.callspec.params["scenario"] for item in request.session.items
-                if item.module is request.module and hasattr(item, "callspec")]
-    for image in sorted({i for s in selected for i in images_of(s)}):
-        ensure_image(image)  # built here, once, before scenarios race for it
-    logs = tmp_path_factory.mktemp("molecule")
-    pool = ThreadPoolExecutor(max_workers=JOBS, thread_name_prefix="molecule")
-    order = sorted(selected, key=lambda s: -len(platforms_of(s)))  # longest first
-    futures = {s: pool.submit(_run, s, logs / f"{s}.log") for s in order}
-    yield futures
-    for future in futures.values():
-        future.cancel()
-    pool.shutdown(wait=True)
+    logs = Path(tempfile.mkdtemp(prefix="cmectl-molecule-"))
+    images = sorted({i for s in selected for i in images_of(s)})
+    ready = threading.Event()
+
+    def build_images() -> None:  # once, before scenarios race for them
+        try:
+            for image in images:
+                ensure_image(image)
+        finally:
+            ready.set()
+
+    def run_when_ready(scenario: str) -> Outcome:
+        ready.wait()
+        return _run(scenario, logs / f"{scenario}.log")
+
+    _pool = ThreadPoolExecutor(max_workers=JOBS, thread_name_prefix="molecule")
+    images_built = _pool.submit(build_images)
+    for scenario in sorted(selected, key=lambda s: -len(platforms_of(s))):
+        _started[scenario] = _pool.submit(run_when_ready, scenario)
+    _started["<images>"] = images_built
+
+
+def stop() -> None:
+    """End of session: drop the scenarios that have not started, wait for the running ones."""
+    if _pool is not None:
+        for future in _started.values():
+            future.cancel()
+        _pool.shutdown(wait=True)
+
+
+@pytest.fixture(scope="module")
+def running(request) -> dict[str, Future]:
+    if not _started:  # collection hook not run (module imported another way)
+        start(request.session)
+    _started["<images>"].result()  # an image that failed to build fails here, clearly
+    return _started
 
 
 @pytest.mark.molecule
