@@ -118,6 +118,16 @@ def validation_run(tmp: Path, role: str, hosts: dict[str, dict]) -> tuple[
     return proc, per_host
 
 
+def validation_cases(tmp: Path, role: str, cases: dict[str, tuple[dict, dict, Any]]) -> tuple[
+        subprocess.CompletedProcess, dict[str, list[dict]]]:
+    """``validation_run`` of a table of cases, ``name -> (facts, variables, expected)``: one
+    local stand-in host per case, named after it."""
+    hosts = {name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                    "case_facts": facts, **variables}
+             for name, (facts, variables, _) in cases.items()}
+    return validation_run(tmp, role, hosts)
+
+
 def validation_failure(results: list[dict]) -> str | None:
     """The message of the first failed task among one host's results, None if none failed."""
     failed = [r for r in results if r.get("failed")]

@@ -4,12 +4,11 @@ touches a host, and the rendering of the other shapes of server.conf and of a pr
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import pytest
 
-from tests.roles.harness import assert_validation, syntax_check_role, validation_run
+from tests.roles.harness import assert_validation, syntax_check_role, validation_cases
 from tests.roles.render import render as render_role
 from tests.roles.render import value as role_value
 
@@ -73,10 +72,7 @@ CASES: dict[str, tuple[dict, dict, str | None]] = {
 @pytest.fixture(scope="module")
 def front_door(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("openvpn-validate")
-    hosts = {name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                    "case_facts": facts, **variables}
-             for name, (facts, variables, _) in CASES.items()}
-    return validation_run(tmp, ROLE, hosts)
+    return validation_cases(tmp, ROLE, CASES)
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -5,12 +5,15 @@ including the platforms Molecule cannot run (Debian 11 and the RedHat family hav
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 import yaml
 
-from tests.roles.harness import assert_validation, check_package, syntax_check_role, validation_run
+from tests.roles.harness import (
+    assert_validation,
+    check_package,
+    syntax_check_role,
+    validation_cases,
+)
 from tests.roles.render import render as render_role
 from tests.roles.render import value as role_value
 
@@ -159,10 +162,7 @@ CASES = {
 @pytest.fixture(scope="module")
 def front_door(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("redmine-validate")
-    hosts = {name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                    "case_facts": facts, **variables}
-             for name, (facts, variables, _) in CASES.items()}
-    return validation_run(tmp, ROLE, hosts)
+    return validation_cases(tmp, ROLE, CASES)
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -10,13 +10,17 @@ node names, and the refusals of wrong input before any host is touched.
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 
 from cmectl.errors import VariableError
 from tests.roles import render as rendering
-from tests.roles.harness import assert_validation, check_package, syntax_check_role, validation_run
+from tests.roles.harness import (
+    assert_validation,
+    check_package,
+    syntax_check_role,
+    validation_cases,
+)
 
 ROLE = "solr"
 JAVA_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"
@@ -282,10 +286,7 @@ CASES: dict[str, tuple[dict, dict, str | None]] = {
 @pytest.fixture(scope="module")
 def front_door(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("solr-validate")
-    hosts = {name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                    "case_facts": facts, **variables}
-             for name, (facts, variables, _) in CASES.items()}
-    return validation_run(tmp, ROLE, hosts)
+    return validation_cases(tmp, ROLE, CASES)
 
 
 @pytest.mark.parametrize("case", list(CASES))

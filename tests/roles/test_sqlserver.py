@@ -12,7 +12,6 @@ and that every task file parses with the installed collections (ansible-playbook
 from __future__ import annotations
 
 import configparser
-import sys
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from tests.roles.harness import (
     assert_validation,
     check_package,
     syntax_check_role,
-    validation_run,
+    validation_cases,
 )
 from tests.roles.render import ROLES
 from tests.roles.render import render as render_role
@@ -397,10 +396,7 @@ CASES: dict[str, tuple[dict, dict, str | None]] = {
 @pytest.fixture(scope="module")
 def front_door(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sqlserver-validate")
-    hosts = {name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                    "case_facts": facts, **variables}
-             for name, (facts, variables, _) in CASES.items()}
-    return validation_run(tmp, ROLE, hosts)
+    return validation_cases(tmp, ROLE, CASES)
 
 
 @pytest.mark.parametrize("case", list(CASES))
