@@ -14,6 +14,7 @@ import pytest
 from cmectl.catalog import load_catalogue
 from cmectl.errors import ExitCode
 from cmectl.records import Run, open_store, utcnow
+from tests.conftest import ROOT
 
 INVENTORY = """\
 all:
@@ -104,11 +105,23 @@ def test_unknown_package(run_cli, inventory, home, recorded):
     assert_store_untouched(home, recorded)
 
 
-def test_planned_package_is_not_installable_yet(run_cli, inventory, home, recorded):
-    planned = [p.id for p in load_catalogue() if p.status == "planned"]
-    if not planned:
-        pytest.skip("every catalogued package has a role")
-    result = run_cli("install", planned[0], "-i", str(inventory))
+def test_planned_package_is_not_installable_yet(run_cli, inventory, home, recorded, tmp_path,
+                                                monkeypatch):
+    # Every catalogued package has its role now; a checkout whose catalogue lists one as planned
+    # (the state of a package being added) must still refuse it.
+    project = tmp_path / "checkout"
+    project.mkdir()
+    for entry in ROOT.iterdir():
+        if entry.name != "catalogue.yml":
+            (project / entry.name).symlink_to(entry)
+    catalogue = (ROOT / "catalogue.yml").read_text(encoding="utf-8")
+    project.joinpath("catalogue.yml").write_text(
+        catalogue.replace("- id: vncserver\n", "- id: vncserver\n  status: planned\n", 1)
+        .replace("  seed: VNCServer 部署\n  status: available\n", "  seed: VNCServer 部署\n", 1),
+        encoding="utf-8")
+    monkeypatch.setenv("CMECTL_PROJECT_DIR", str(project))
+    assert load_catalogue(project).get("vncserver").status == "planned"
+    result = run_cli("install", "vncserver", "-i", str(inventory))
     assert_one_line_error(result, ExitCode.UNKNOWN_PACKAGE, "not built yet")
     assert_store_untouched(home, recorded)
 
