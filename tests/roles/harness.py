@@ -36,6 +36,11 @@ WINDOWS = {"os_family": "Windows", "distribution": "Microsoft Windows Server 202
            "distribution_version": "10.0.20348.0", "distribution_major_version": "10",
            "hostname": "WEB01", "fqdn": "web01.corp.example.com", "system": "Win32NT",
            "architecture": "64-bit", "memtotal_mb": 8192}
+# What setup reports for a Debian 12 and a RHEL 9 host, as far as the roles' front doors look.
+DEBIAN12 = {"os_family": "Debian", "distribution": "Debian", "distribution_major_version": "12",
+            "distribution_release": "bookworm", "hostname": "host01", "system": "Linux"}
+RHEL9 = {**DEBIAN12, "os_family": "RedHat", "distribution": "RedHat",
+         "distribution_major_version": "9", "distribution_release": "Plow"}
 
 
 def check_package(package_id: str, raw: dict, entry_point: str = "main"):
@@ -129,9 +134,15 @@ def validation_cases(tmp: Path, role: str, cases: dict[str, tuple[dict, dict, An
 
 
 def validation_failure(results: list[dict]) -> str | None:
-    """The message of the first failed task among one host's results, None if none failed."""
+    """The message of the first failed task among one host's results, None if none failed. For a
+    looped check, the message of its first failed item (the task's own says only that an item
+    failed)."""
     failed = [r for r in results if r.get("failed")]
-    return (failed[0].get("msg") or json.dumps(failed[0])) if failed else None
+    if not failed:
+        return None
+    items = [r for r in failed[0].get("results", []) if r.get("failed")]
+    first = items[0] if items else failed[0]
+    return first.get("msg") or json.dumps(first)
 
 
 def assert_validation(case: str, results: list[dict], expected: str | None) -> None:

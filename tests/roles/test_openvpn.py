@@ -8,16 +8,15 @@ from typing import Any
 
 import pytest
 
+from tests.roles import harness
 from tests.roles.harness import assert_validation, syntax_check_role, validation_cases
 from tests.roles.render import render as render_role
 from tests.roles.render import value as role_value
 
 ROLE = "openvpn"
 PASSPHRASE = "Ca-pass-for-tests-1"
-DEBIAN12 = {"os_family": "Debian", "distribution": "Debian", "distribution_major_version": "12",
-            "distribution_release": "bookworm", "hostname": "vpn01", "system": "Linux"}
-RHEL9 = {**DEBIAN12, "os_family": "RedHat", "distribution": "RedHat",
-         "distribution_major_version": "9", "distribution_release": "Plow"}
+DEBIAN12 = {**harness.DEBIAN12, "hostname": "vpn01"}
+RHEL9 = {**harness.RHEL9, "hostname": "vpn01"}
 GOOD = {"openvpn_clients": [{"name": "alice"}, {"name": "bob.laptop"}],
         "openvpn_revoked_clients": ["carol"], "openvpn_push_routes": ["192.168.10.0/24"],
         "openvpn_ca_passphrase": PASSPHRASE, "openvpn_remote_host": "vpn.example.com"}
