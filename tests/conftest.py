@@ -151,3 +151,13 @@ def pytest_sessionfinish(session):
     from tests import test_molecule
 
     test_molecule.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests import test_molecule
+
+    lines = test_molecule.summary()
+    if lines:
+        terminalreporter.section("Molecule scenarios")
+        for line in lines:
+            terminalreporter.write_line(line)

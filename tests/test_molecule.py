@@ -42,12 +42,17 @@ def images_of(scenario: str) -> list[str]:
 
 @dataclass
 class Outcome:
+    scenario: str
     code: int
     log: Path
+    started: float  # seconds after the pool started
     seconds: float
 
     def tail(self, size: int = 12000) -> str:
         return self.log.read_text(errors="replace")[-size:]
+
+
+_epoch = time.monotonic()
 
 
 def _run(scenario: str, log: Path) -> Outcome:
@@ -62,7 +67,7 @@ def _run(scenario: str, log: Path) -> Outcome:
         except subprocess.TimeoutExpired:
             out.write(f"\n*** molecule test -s {scenario} ran past {TIMEOUT}s ***\n")
             code = -1
-    return Outcome(code, log, time.monotonic() - started)
+    return Outcome(scenario, code, log, started - _epoch, time.monotonic() - started)
 
 
 _started: dict[str, Future] = {}
@@ -75,7 +80,7 @@ def start(session: pytest.Session) -> None:
     Called when collection ends (see conftest.py), so the scenarios run while the rest of the
     suite does; each test of this module then waits for its own scenario.
     """
-    global _pool
+    global _pool, _epoch
     selected = [item.callspec.params["scenario"] for item in session.items
                 if item.module.__name__ == __name__ and hasattr(item, "callspec")]
     if not selected or _pool is not None:
@@ -97,6 +102,7 @@ def start(session: pytest.Session) -> None:
         ready.wait()
         return _run(scenario, logs / f"{scenario}.log")
 
+    _epoch = time.monotonic()
     _pool = ThreadPoolExecutor(max_workers=JOBS, thread_name_prefix="molecule")
     images_built = _pool.submit(build_images)
     for scenario in sorted(selected, key=lambda s: -len(platforms_of(s))):
@@ -110,6 +116,21 @@ def stop() -> None:
         for future in _started.values():
             future.cancel()
         _pool.shutdown(wait=True)
+
+
+def summary() -> list[str]:
+    """One line per scenario that ran: when it started, how long it took, how it ended; the
+    figures to plan the suite's time by (CI must stay well inside 90 minutes)."""
+    done = [f.result() for name, f in _started.items()
+            if name != "<images>" and f.done() and not f.cancelled() and f.exception() is None]
+    lines = [f"{o.scenario:<16} started at {o.started / 60:5.1f} min, "
+             f"took {o.seconds / 60:5.1f} min{'' if o.code == 0 else f' (exit {o.code})'}"
+             for o in sorted(done, key=lambda o: o.started)]
+    if done:
+        end = max(o.started + o.seconds for o in done)
+        lines.append(f"all scenarios ended {end / 60:.1f} min after the pool started "
+                     f"({JOBS} at a time)")
+    return lines
 
 
 @pytest.fixture(scope="module")
