@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
@@ -123,12 +124,13 @@ def validation_run(tmp: Path, role: str, hosts: dict[str, dict]) -> tuple[
     return proc, per_host
 
 
-def validation_cases(tmp: Path, role: str, cases: dict[str, tuple[dict, dict, Any]]) -> tuple[
+def validation_cases(tmp: Path, role: str, cases: dict[str, tuple[dict, dict, Any]],
+                     common: dict[str, Any] | None = None) -> tuple[
         subprocess.CompletedProcess, dict[str, list[dict]]]:
     """``validation_run`` of a table of cases, ``name -> (facts, variables, expected)``: one
-    local stand-in host per case, named after it."""
+    local stand-in host per case, named after it, each with the ``common`` variables too."""
     hosts = {name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                    "case_facts": facts, **variables}
+                    "case_facts": facts, **(common or {}), **variables}
              for name, (facts, variables, _) in cases.items()}
     return validation_run(tmp, role, hosts)
 
@@ -155,6 +157,52 @@ def assert_validation(case: str, results: list[dict], expected: str | None) -> N
     else:
         assert failure is not None, f"{case} passed but should fail with: {expected}"
         assert expected in " ".join(failure.split()), failure
+
+
+class FrontDoor:
+    """The tests every role's front door gets: each case of ``cases`` (``name -> (facts,
+    variables, expected)``, expected None for a case that must pass) is checked on its own local
+    stand-in host, all in one ``validation_run``, and no string of ``secrets`` appears in what that
+    run printed, and nothing was changed. A role's test module subclasses it as ``TestFrontDoor``
+    and sets the three; ``media`` names a file the role looks for among the customer's media (a
+    stand-in of that name is put in ``cmectl_artifact_dir``: only its name is looked at)."""
+
+    role: str
+    cases: dict[str, tuple[dict, dict, str | None]]
+    secrets: tuple[str, ...] = ()
+    media: str = ""
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "case" in metafunc.fixturenames:
+            metafunc.parametrize("case", list(self.cases))
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def front_door(cls, tmp_path_factory):
+        tmp = tmp_path_factory.mktemp(f"{cls.role}-validate")
+        common = {}
+        if cls.media:
+            (tmp / "media").mkdir()
+            (tmp / "media" / cls.media).write_bytes(b"stand-in: only its name is looked at")
+            common = {"cmectl_artifact_dir": str(tmp / "media"),
+                      "cmectl_artifact_cache": str(tmp / "cache")}
+        return validation_cases(tmp, cls.role, cls.cases, common)
+
+    def test_case(self, front_door, case):
+        _, per_host = front_door
+        assert_validation(case, per_host[case], self.cases[case][2])
+
+    def test_never_prints_a_secret(self, front_door):
+        if not self.secrets:
+            pytest.skip(f"the {self.role} role takes no secret")
+        proc, _ = front_door
+        for secret in self.secrets:
+            assert secret not in proc.stdout + proc.stderr
+
+    def test_changes_nothing(self, front_door):
+        _, per_host = front_door
+        for case, results in per_host.items():
+            assert not [r for r in results if r.get("changed")], case
 
 
 @functools.cache

@@ -8,7 +8,6 @@ before anything is changed on a host.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,10 +15,9 @@ import yaml
 
 from tests.roles import render as rendering
 from tests.roles.harness import (
-    assert_validation,
+    FrontDoor,
     syntax_check_role,
     tasks_leaking,
-    validation_run,
 )
 
 ROLE = "elasticsearch"
@@ -341,32 +339,10 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def front_door(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("elasticsearch-validate")
-    hosts = {
-        name: {
-            "ansible_connection": "local",
-            "ansible_python_interpreter": sys.executable,
-            "case_facts": facts,
-            **variables,
-        }
-        for name, (facts, variables, _) in CASES.items()
-    }
-    return validation_run(tmp, ROLE, hosts)
-
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_front_door(front_door, case):
-    _, per_host = front_door
-    assert_validation(case, per_host[case], CASES[case][2])
-
-
-def test_front_door_changes_nothing_and_never_prints_the_password(front_door):
-    proc, per_host = front_door
-    assert PASSWORD not in proc.stdout and PASSWORD not in proc.stderr
-    for results in per_host.values():
-        assert not [r for r in results if r.get("changed")]
+class TestFrontDoor(FrontDoor):
+    role = ROLE
+    cases = CASES
+    secrets = (PASSWORD,)
 
 
 def test_no_task_shows_the_password_or_a_key():

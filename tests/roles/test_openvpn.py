@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.roles import harness
-from tests.roles.harness import assert_validation, syntax_check_role, validation_cases
+from tests.roles.harness import FrontDoor, syntax_check_role
 from tests.roles.render import render as render_role
 from tests.roles.render import value as role_value
 
@@ -68,21 +68,10 @@ CASES: dict[str, tuple[dict, dict, str | None]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def front_door(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("openvpn-validate")
-    return validation_cases(tmp, ROLE, CASES)
-
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_front_door(front_door, case):
-    _, per_host = front_door
-    assert_validation(case, per_host[case], CASES[case][2])
-
-
-def test_front_door_never_prints_the_passphrase(front_door):
-    proc, _ = front_door
-    assert PASSPHRASE not in proc.stdout + proc.stderr
+class TestFrontDoor(FrontDoor):
+    role = ROLE
+    cases = CASES
+    secrets = (PASSPHRASE,)
 
 
 # --- derived values and generated files -----------------------------------------------------

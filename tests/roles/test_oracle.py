@@ -12,7 +12,6 @@ the installed collections (ansible-playbook --syntax-check).
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import pytest
@@ -21,10 +20,9 @@ import yaml
 from cmectl.errors import VariableError
 from cmectl.variables import REDACTED
 from tests.roles.harness import (
-    assert_validation,
+    FrontDoor,
     check_package,
     syntax_check_role,
-    validation_run,
 )
 from tests.roles.render import ROLES
 from tests.roles.render import render as render_role
@@ -408,30 +406,12 @@ CASES: dict[str, tuple[dict, dict, str | None]] = {
     "bad_edition": (RHEL9, {**GOOD, "oracle_edition": "XE"}, "oracle_edition"),
 }
 
-@pytest.fixture(scope="module")
-def front_door(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("oracle-validate")
-    media_dir = tmp / "media"
-    media_dir.mkdir()
-    (media_dir / MEDIA).write_bytes(b"stand-in: only its name is looked at here")
-    hosts = {name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                    "case_facts": facts, "cmectl_artifact_dir": str(media_dir),
-                    "cmectl_artifact_cache": str(tmp / "cache"), **variables}
-             for name, (facts, variables, _) in CASES.items()}
-    return validation_run(tmp, ROLE, hosts)
 
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_front_door(front_door, case):
-    _, per_host = front_door
-    assert_validation(case, per_host[case], CASES[case][2])
-
-
-def test_front_door_never_prints_a_password(front_door):
-    proc, _ = front_door
-    for secret in PASSWORDS.values():
-        assert secret not in proc.stdout
-        assert secret not in proc.stderr
+class TestFrontDoor(FrontDoor):
+    role = ROLE
+    cases = CASES
+    secrets = tuple(PASSWORDS.values())
+    media = MEDIA
 
 
 # Every task file parses and every module resolves --------------------------------------------

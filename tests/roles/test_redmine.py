@@ -9,10 +9,9 @@ import pytest
 import yaml
 
 from tests.roles.harness import (
-    assert_validation,
+    FrontDoor,
     check_package,
     syntax_check_role,
-    validation_cases,
 )
 from tests.roles.render import render as render_role
 from tests.roles.render import value as role_value
@@ -159,23 +158,10 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def front_door(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("redmine-validate")
-    return validation_cases(tmp, ROLE, CASES)
-
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_front_door(front_door, case):
-    _, per_host = front_door
-    assert_validation(case, per_host[case], CASES[case][2])
-
-
-def test_front_door_never_prints_a_password(front_door):
-    proc, _ = front_door
-    for secret in (DB_PASSWORD, ADMIN_PASSWORD, "Short1"):
-        assert secret not in proc.stdout
-        assert secret not in proc.stderr
+class TestFrontDoor(FrontDoor):
+    role = ROLE
+    cases = CASES
+    secrets = (DB_PASSWORD, ADMIN_PASSWORD, "Short1")
 
 
 def test_syntax_check(tmp_path):

@@ -16,10 +16,9 @@ import pytest
 from cmectl.errors import VariableError
 from tests.roles import render as rendering
 from tests.roles.harness import (
-    assert_validation,
+    FrontDoor,
     check_package,
     syntax_check_role,
-    validation_cases,
 )
 
 ROLE = "solr"
@@ -283,16 +282,9 @@ CASES: dict[str, tuple[dict, dict, str | None]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def front_door(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("solr-validate")
-    return validation_cases(tmp, ROLE, CASES)
-
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_front_door(front_door, case):
-    _, per_host = front_door
-    assert_validation(case, per_host[case], CASES[case][2])
+class TestFrontDoor(FrontDoor):
+    role = ROLE
+    cases = CASES
 
 
 # --- every task file parses and every module resolves ------------------------------------------

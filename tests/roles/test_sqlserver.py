@@ -20,10 +20,9 @@ import yaml
 from cmectl.errors import VariableError
 from cmectl.variables import REDACTED
 from tests.roles.harness import (
-    assert_validation,
+    FrontDoor,
     check_package,
     syntax_check_role,
-    validation_cases,
 )
 from tests.roles.render import ROLES
 from tests.roles.render import render as render_role
@@ -393,23 +392,11 @@ CASES: dict[str, tuple[dict, dict, str | None]] = {
     "debian12": (DEBIAN12, LINUX_VARS, "does not support Debian 12"),
 }
 
-@pytest.fixture(scope="module")
-def front_door(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("sqlserver-validate")
-    return validation_cases(tmp, ROLE, CASES)
 
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_front_door(front_door, case):
-    _, per_host = front_door
-    assert_validation(case, per_host[case], CASES[case][2])
-
-
-def test_front_door_never_prints_a_secret(front_door):
-    proc, _ = front_door
-    for secret in SECRETS:
-        assert secret not in proc.stdout
-        assert secret not in proc.stderr
+class TestFrontDoor(FrontDoor):
+    role = ROLE
+    cases = CASES
+    secrets = SECRETS
 
 
 # Every task file parses and every module resolves --------------------------------------------

@@ -8,14 +8,11 @@ from __future__ import annotations
 import configparser
 from typing import Any
 
-import pytest
-
 from tests.roles import harness
 from tests.roles.harness import (
-    assert_validation,
+    FrontDoor,
     syntax_check_role,
     tasks_leaking,
-    validation_cases,
 )
 from tests.roles.render import render as render_role
 
@@ -91,22 +88,10 @@ CASES: dict[str, tuple[dict, dict, str | None]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def front_door(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("svn-validate")
-    return validation_cases(tmp, ROLE, CASES)
-
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_front_door(front_door, case):
-    _, per_host = front_door
-    assert_validation(case, per_host[case], CASES[case][2])
-
-
-def test_front_door_never_prints_a_password(front_door):
-    proc, _ = front_door
-    for secret in (SECRET, "padded", "a%(b)s"):
-        assert secret not in proc.stdout + proc.stderr
+class TestFrontDoor(FrontDoor):
+    role = ROLE
+    cases = CASES
+    secrets = (SECRET, "padded", "a%(b)s")
 
 
 def test_every_task_handling_the_users_is_no_log():

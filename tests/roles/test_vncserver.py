@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.roles import harness
 from tests.roles.harness import (
-    assert_validation,
+    FrontDoor,
     syntax_check_role,
     tasks_leaking,
-    validation_cases,
 )
 from tests.roles.render import render as render_role
 from tests.roles.render import value as role_value
@@ -69,23 +66,10 @@ CASES: dict[str, tuple[dict, dict, str | None]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def front_door(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("vncserver-validate")
-    return validation_cases(tmp, ROLE, CASES)
-
-
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_front_door(front_door, case):
-    _, per_host = front_door
-    assert_validation(case, per_host[case], CASES[case][2])
-
-
-def test_front_door_never_prints_a_password(front_door):
-    proc, _ = front_door
-    assert SECRET not in proc.stdout + proc.stderr
-    assert "nine-char" not in proc.stdout + proc.stderr
+class TestFrontDoor(FrontDoor):
+    role = ROLE
+    cases = CASES
+    secrets = (SECRET, "nine-char")
 
 
 def test_every_task_handling_the_displays_list_is_no_log():
