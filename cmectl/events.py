@@ -51,6 +51,10 @@ class _Host:
 def _message(res: Any) -> str:
     if not isinstance(res, dict):
         return str(res)[:500]
+    # A looped task says only "One or more items failed"; its first failed item says what.
+    items = [r for r in res.get("results") or [] if isinstance(r, dict) and r.get("failed")]
+    if items:
+        return _message(items[0])
     for key in ("msg", "censored", "reason"):
         if res.get(key):
             text = res[key]

@@ -98,7 +98,7 @@ def check_vars(catalogue: Catalogue, packages: list[Package], raw: dict[str, Any
             problems.append(f"{_describe(err, secrets)} (role {pkg.role})")
         for key in mine:
             if key in result.validated_parameters:
-                checked.values[key] = result.validated_parameters[key]
+                checked.values[key] = _as_given(result.validated_parameters[key], mine[key])
     checked.secret_names |= {k for k in raw if k not in claimed and SECRET_NAME.search(k)}
     if problems:
         names = ", ".join(p.role for p in packages)
@@ -108,6 +108,18 @@ def check_vars(catalogue: Catalogue, packages: list[Package], raw: dict[str, Any
             if len(packages) == 1 else f"see the variables of {names} with 'cmectl catalog show'",
         )
     return checked
+
+
+def _as_given(validated: Any, given: Any) -> Any:
+    """The validated value (strings turned into the declared types) in the shape it was given:
+    the validator fills every sub-option left out with None (or its spec default), which a role
+    would then see as set. A role's ``| default(...)`` on a sub-option must still apply."""
+    if isinstance(validated, dict) and isinstance(given, dict):
+        return {k: _as_given(v, given[k]) for k, v in validated.items() if k in given}
+    if (isinstance(validated, list) and isinstance(given, list)
+            and len(validated) == len(given)):
+        return [_as_given(v, g) for v, g in zip(validated, given, strict=True)]
+    return validated
 
 
 def _relaxed(option: dict[str, Any]) -> dict[str, Any]:

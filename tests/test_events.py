@@ -40,6 +40,17 @@ def test_failed_task_names_the_task_and_message():
     assert updates[-1].state == "failed"
 
 
+def test_failed_loop_reports_its_first_failed_item():
+    # Recorded from cmectl install svn on a lab host before cmectl stopped handing roles None for
+    # sub-options left out: the role's looped check of each repository's rules failed on its
+    # item; the task's own message says only that "One or more items failed".
+    _, results, _ = reduce("loop_failed", hosts=("lab-1",))
+    r = results["lab-1"]
+    assert r.status == "failed"
+    assert r.failed_task == "svn : Check the access rules of each repository"
+    assert r.message.startswith("Task failed: The filter plugin 'ansible.builtin.length' failed")
+
+
 def test_unreachable_host_closes_the_gate_and_no_host_is_touched():
     reducer, results, _ = reduce("gate_unreachable")
     assert reducer.gate_closed

@@ -47,6 +47,21 @@ def test_values_are_converted_to_the_declared_type(nginx):
     assert checked.values["nginx_https_enabled"] is True
 
 
+def test_sub_options_left_out_stay_left_out():
+    # The role's own default for a sub-option (svn: a repository without "access" rules) must
+    # apply; the validator would otherwise hand the role "access: None". Given values are still
+    # converted, inside lists of dicts too.
+    catalogue = load_catalogue()
+    checked = check_vars(catalogue, [catalogue.get("svn")], {
+        "svn_repositories": [{"name": "project"}],
+        "svn_users": [{"name": "alice", "password": "Secret-1"}]})
+    assert checked.values["svn_repositories"] == [{"name": "project"}]
+    checked = check_vars(catalogue, [catalogue.get("vncserver")], {
+        "vncserver_displays": [{"user": "alice", "display": "3", "password": "Secret-1"}]})
+    assert checked.values["vncserver_displays"] == [
+        {"user": "alice", "display": 3, "password": "Secret-1"}]
+
+
 def test_wrong_type_is_refused_naming_variable_and_role(nginx):
     catalogue, pkgs = nginx
     with pytest.raises(VariableError) as err:
